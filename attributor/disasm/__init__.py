@@ -1,0 +1,1 @@
+"""Disassembly: function recovery over capstone-decoded instructions."""

@@ -1,0 +1,1 @@
+"""Matching: LSH candidates -> similarity -> best matches per function -> per sample/family/actor."""

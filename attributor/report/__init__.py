@@ -1,0 +1,1 @@
+"""Versioned report documents (pydantic): the only thing renderers and consumers see."""
