@@ -82,7 +82,10 @@ def _method(s: dict) -> str:
             "`similarity_matrix` for function ranking; `SQLiteStore` + `match_sample` for attribution.",
             f"* **MCRIT** {s['environment']['versions'].get('mcrit', '?')} in process, in-memory storage "
             "and the local (fake) queue, minhash pools off. "
-            "SMDA disassembles the same stripped files with `USE_SYMBOLS_AS_CANDIDATES = False`. SMDA's "
+            "SMDA disassembles the same stripped files with `USE_SYMBOLS_AS_CANDIDATES = False` (no "
+            "symbol seeds) and `USE_ELF_EH_FRAME_CANDIDATES = True` (SMDA's own option, off by default: "
+            "it may use the ELF unwind table, as attributor's blind mode does; with it SMDA finds as many "
+            "function starts as with symbols). SMDA's "
             "label providers still read `.dynsym`/PE exports to *name* functions, but MCRIT's MinHash and "
             "PicHash never use names. Function ranking uses MCRIT's pair score, exhaustively (no LSH "
             "candidate filter, no 50-point threshold, so it is an upper bound of what MCRIT's matcher "

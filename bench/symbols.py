@@ -79,8 +79,10 @@ def score_functions(
     verdicts: dict[str, dict[str, Verdict]],
 ) -> dict:
     """Per tool with function-level output: share of library functions given to the right family
-    (by any reported family / by an attributed one), binding functions given to any family."""
+    (by any reported family / by an attributed one), binding functions given to any family.
+    Runtime entries (libc, libstdc++) are background, not a family: pairs with them are ignored."""
     exports, runtime = reference_exports(references)
+    runtime_families = {r.family for r in references if r.runtime}
     symbolled = {q.id: query_functions(q.path) for q in queries}
     out = {}
     for tool, result in results.items():
@@ -90,7 +92,10 @@ def score_functions(
             funcs = symbolled[q.id]
             if funcs is None:
                 continue
-            fam_of = result["queries"][q.id]["function_families"]
+            fam_of = {
+                a: set(fams) - runtime_families
+                for a, fams in result["queries"][q.id]["function_families"].items()
+            }
             attributed = verdicts[tool][q.id].attributed or set()
             c = _query_counts(funcs, fam_of, attributed, set(q.positives), exports, runtime)
             per_query.append({"query": q.id, **c})
@@ -102,7 +107,7 @@ def score_functions(
 
 def _query_counts(
     funcs: dict[int, set[str]],
-    fam_of: dict[str, list[str]],
+    fam_of: dict[str, set[str]],
     attributed: set[str],
     positives: set[str],
     exports: dict[str, set[str]],
@@ -111,7 +116,7 @@ def _query_counts(
     c: dict[str, int] = defaultdict(int)
     for addr, names in funcs.items():
         kind, right = classify(names, positives, exports, runtime)
-        got = set(fam_of.get(str(addr), ()))
+        got = fam_of.get(str(addr), set())
         c[f"{kind}_functions"] += 1
         if kind == "library":
             c["library_right_family"] += bool(got & right)

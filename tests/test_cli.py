@@ -257,3 +257,36 @@ def test_corpus_import(tmp_path: Path, elf: Path):
     assert result.exit_code == 0, result.output
     data = json.loads(invoke("corpus", "stats", "--db", db, "--format", "json").stdout)
     assert data["library_samples"] == 1 and data["families"] == 0
+
+
+def test_flags_after_the_command(empty_db: Path, monkeypatch: pytest.MonkeyPatch):
+    """``-q`` and ``--debug`` work after the command name too."""
+    from test_report import make_doc
+
+    monkeypatch.setattr(match_cmd, "match_one", lambda store, sample, **kw: make_doc())
+    assert invoke("match", "a.exe", "--db", str(empty_db), "-q").stderr == ""
+
+    def boom(*a, **kw):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(match_cmd, "match_one", boom)
+    assert "Traceback" in invoke("match", "a.exe", "--db", str(empty_db), "--debug").stderr
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="the demo needs gcc")
+def test_demo_end_to_end(tmp_path: Path):
+    """``attributor demo``: text report on stdout, then the JSON report's path; binaries removed."""
+    from attributor.report.document import MatchReport
+
+    out = tmp_path / "demo"
+    result = invoke("demo", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    last = result.stdout.splitlines()[-1]
+    assert last == f"JSON report: {out / 'report.json'}"
+    assert "verdict: " in result.stdout and "families" in result.stdout
+    report = MatchReport.from_file(out / "report.json")
+    (doc,) = report.results
+    assert doc.corpus.samples > 0 and doc.corpus.db == "demo.db"
+    assert {"aurora", "borealis"} <= {f.family for f in doc.families}
+    assert (out / "demo.db").exists()
+    assert not (out / "corpus").exists() and not (out / "incident").exists()

@@ -59,9 +59,10 @@ class AttributorGroup(click.Group):
             click.echo("attributor: interrupted", err=True)
             ctx.exit(E_INTERRUPTED)
         except Exception as err:
-            if ctx.params.get("debug"):
+            debug = isinstance(ctx.obj, CliState) and ctx.obj.debug
+            if debug:
                 traceback.print_exc(file=sys.stderr)
-            hint = "" if ctx.params.get("debug") else " (run with --debug for a traceback)"
+            hint = "" if debug else " (run with --debug for a traceback)"
             click.echo(
                 f"attributor: internal error: {type(err).__name__}: {one_line(str(err))}{hint}", err=True
             )
@@ -105,6 +106,24 @@ def setup_logging(debug: bool, quiet: bool) -> None:
         handler = logging.StreamHandler()  # resolves sys.stderr at import; fine for a CLI
         handler.setFormatter(logging.Formatter("attributor: %(levelname)s: %(message)s"))
         log.addHandler(handler)
+
+
+def _set_flag(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """Let ``-q`` and ``--debug`` also follow the command name (``attributor match -q x``)."""
+    if value and param.name:
+        state = get_state()
+        setattr(state, param.name, True)
+        setup_logging(state.debug, state.quiet)
+
+
+def common_flags(f: F) -> F:
+    """``--debug`` and ``-q/--quiet`` on a command, same meaning as before the command name."""
+    for decls, help_text in (
+        (("--debug",), "Debug logging, and a traceback for internal errors."),
+        (("-q", "--quiet"), "No progress or summary lines on stderr (errors remain)."),
+    ):
+        f = click.option(*decls, is_flag=True, expose_value=False, callback=_set_flag, help=help_text)(f)
+    return f
 
 
 def db_option(f: F) -> F:

@@ -11,6 +11,7 @@ import click
 from attributor import __version__, errors
 from attributor.cli.common import (
     blind_option,
+    common_flags,
     db_option,
     exit_code_for,
     format_option,
@@ -26,18 +27,20 @@ if TYPE_CHECKING:
 
 
 @click.group("corpus")
+@common_flags
 def corpus() -> None:
     """Build and inspect the labelled reference corpus."""
 
 
 @corpus.command("add")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...", type=click.Path(path_type=Path))
 @click.option("--family", required=True, help="Family label of every given sample.")
 @click.option("--actor", default=None, help="Actor (threat group) behind the family.")
 @click.option("--library", is_flag=True, help="Library/goodware/runtime: background code, never attributed.")
 @db_option
 @jobs_option
 @blind_option
+@common_flags
 def add(
     paths: tuple[Path, ...],
     family: str,
@@ -62,6 +65,7 @@ def add(
 @db_option
 @jobs_option
 @blind_option
+@common_flags
 def import_(manifest: Path, db: str | None, jobs: int | None, blind: bool) -> None:
     """Ingest every sample listed in MANIFEST (CSV or JSON lines; see docs/cli.md).
 
@@ -115,6 +119,7 @@ def failure_exit_code(error_class: str) -> int:
 @corpus.command("stats")
 @db_option
 @format_option
+@common_flags
 def stats(db: str | None, fmt: str) -> None:
     """Summarise the corpus: samples, functions, families, actors, formats.
 

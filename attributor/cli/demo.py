@@ -3,7 +3,7 @@
 Everything is written under ``--out`` (default ``./demo-out``)::
 
     demo.db        the corpus store, rebuilt from scratch on every run
-    report.json    the incident's ``attributor.match-report/1`` document
+    report.json    the incident's attributor.match-report/1 document
     corpus/        compiled reference samples   (removed at the end unless --keep)
     incident/      the compiled incident sample (removed at the end unless --keep)
 """
@@ -16,8 +16,9 @@ from pathlib import Path
 import click
 
 from attributor import __version__
-from attributor.cli.common import get_state
+from attributor.cli.common import common_flags, get_state
 from attributor.errors import FileAccessError
+from attributor.match.matcher import TOP_MATCHES
 from attributor.render.json import render_json
 from attributor.report.document import MatchReport
 from attributor.store.base import Label
@@ -35,6 +36,7 @@ BUILD_DIRS = ("corpus", "incident")
     help="Folder for the demo corpus, database and report.",
 )
 @click.option("--keep", is_flag=True, help="Keep the compiled corpus and incident binaries.")
+@common_flags
 def demo(out: Path, keep: bool) -> None:
     """Build a demo corpus, then attribute a demo incident against it.
 
@@ -45,7 +47,7 @@ def demo(out: Path, keep: bool) -> None:
       attributor demo --out /tmp/demo --keep
     """
     from attributor.cli.corpus import report_ingest
-    from attributor.cli.match import DEFAULT_TOP, emit, match_one
+    from attributor.cli.match import emit, match_one
     from attributor.demo.build import build_corpus, build_incident
     from attributor.ingest import ingest
     from attributor.store.open import open_store
@@ -59,7 +61,7 @@ def demo(out: Path, keep: bool) -> None:
     with open_store(db, create=True) as store:
         report_ingest(ingest(store, items, jobs=None, blind=False, progress=not state.quiet))
         state.info(f"attributor: matching {incident}")
-        doc = match_one(store, incident, blind=False, top=DEFAULT_TOP, db_info=db.name)
+        doc = match_one(store, incident, blind=False, top=TOP_MATCHES, db_info=db.name)
     report = MatchReport.of([doc], __version__)
     emit(report, "text")
     json_path = write_text(out / "report.json", render_json(report))

@@ -10,6 +10,7 @@ import click
 from attributor import __version__
 from attributor.cli.common import (
     blind_option,
+    common_flags,
     db_option,
     exit_code_for,
     format_option,
@@ -18,29 +19,29 @@ from attributor.cli.common import (
     with_path,
 )
 from attributor.errors import FileAccessError, InputError
+from attributor.match.matcher import TOP_MATCHES
 from attributor.report.document import MatchDocument, MatchReport
 from attributor.store.base import Store
 
-DEFAULT_TOP = 10
-
 
 @click.command("match")
-@click.argument("samples", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("samples", nargs=-1, required=True, metavar="SAMPLE...", type=click.Path(path_type=Path))
 @db_option
 @blind_option
 @format_option
 @click.option(
     "--top",
     type=click.IntRange(min=1),
-    default=DEFAULT_TOP,
+    default=TOP_MATCHES,
     show_default=True,
-    help="Families to report per sample.",
+    help="Best reference matches listed per query function.",
 )
+@common_flags
 def match(samples: tuple[Path, ...], db: str | None, blind: bool, fmt: str, top: int) -> None:
     """Attribute SAMPLE... to families and actors; the report goes to stdout.
 
-    With --format json the output is always one ``attributor.match-report/1`` object whose
-    ``results`` list holds one ``attributor.match/1`` document per sample that could be analysed.
+    With --format json the output is always one attributor.match-report/1 object whose
+    'results' list holds one attributor.match/1 document per sample that could be analysed.
 
     \b
     Example:
@@ -81,11 +82,10 @@ def match_all(
 
 def match_one(store: Store, sample: Path, blind: bool, top: int, db_info: str | None) -> MatchDocument:
     """Fingerprint ``sample`` with the store's parameters, match it, and build its document."""
+    from attributor.match.matcher import match_sample
     from attributor.pipeline import fingerprint_path
 
     fp = fingerprint_path(sample, blind=blind, params=store.params)
-    from attributor.match.matcher import match_sample  # after the cheap input checks
-
     result = match_sample(store, fp, top=top)
     return MatchDocument.from_result(result, __version__, db_info=db_info)
 

@@ -62,6 +62,25 @@ class Decoder:
         off = va - sec.va
         return list(self._md.disasm_lite(self._mv[off : off + _RUN * MAX_INSN], va, _RUN))
 
+    def sweep(self) -> None:
+        """Linear-sweep every executable section into the cache.
+
+        Compiled code is mostly contiguous, so one pass through capstone (whose per-call cost
+        dominates short runs) decodes nearly everything recursive descent will ask for. Where the
+        sweep and the descent disagree (data in code), :meth:`at` decodes on demand at the
+        descent's own alignment, so correctness never depends on the sweep.
+        """
+        cache = self.cache
+        for sec in self.binary.code_sections:
+            mv = memoryview(sec.data)
+            off = 0
+            while off < len(sec.data):
+                last = off
+                for ins in self._md.disasm_lite(mv[off:], sec.va + off):
+                    cache[ins[0]] = ins
+                    last = ins[0] - sec.va + ins[1]
+                off = last + 1 if last == off else last  # skip one undecodable byte
+
     def at(self, va: int) -> Insn | None:
         """The instruction at ``va`` (decoding a run from there on a cache miss)."""
         ins = self.cache.get(va)

@@ -75,24 +75,26 @@ def _skip_padding(dec: Decoder, data: bytes, base: int, lo: int, hi: int) -> int
         if data[va - base] in _PAD:
             va += 1
             continue
-        run = dec.run(va)
-        if run and run[0][2] in ("nop", "xchg") and run[0][3] in ("", "ax, ax") or (
-            run and run[0][2] == "nop"
-        ):
-            va += run[0][1]
+        ins = dec.at(va)
+        if ins is None:
+            break
+        if ins[2] == "nop" or (ins[2] == "xchg" and ins[3] == "ax, ax"):
+            va += ins[1]
             continue
-        if run and run[0][2] == "lea" and run[0][3] in ("rsi, [rsi]", "esi, [esi]", "edi, [edi]"):
-            va += run[0][1]
+        if ins[2] == "lea" and ins[3] in ("rsi, [rsi]", "esi, [esi]", "edi, [edi]"):
+            va += ins[1]
             continue
         break
     return va
 
 
 def _plausible(dec: Decoder, va: int) -> bool:
-    run = dec.run(va)[:6]
-    if len(run) < 3:
-        return False
-    for _, _, m, op in run:
+    for _ in range(4):
+        ins = dec.at(va)
+        if ins is None:
+            return False
+        m, op = ins[2], ins[3]
         if m in _IMPLAUSIBLE or op == "byte ptr [rax], al" or op == "byte ptr [eax], al":
             return False
+        va += ins[1]
     return True

@@ -97,6 +97,7 @@ class Recoverer:
         return sorted(a for a in cands if b.is_executable(a))
 
     def run(self) -> Program:
+        self.dec.sweep()
         queue = self.seeds()
         self.known.update(queue)
         self._drain(queue)
@@ -136,10 +137,11 @@ class Recoverer:
         return None
 
     def _descend(self, start: int) -> Function | None:
-        first = self.dec.run(start)
-        if not first:
+        first = self.dec.at(start)
+        if first is None:
             return None
-        slot = self._thunk_slot(first)
+        second = self.dec.at(start + first[1])
+        slot = self._thunk_slot([first] if second is None else [first, second])
         if slot in self.b.imports:
             self.thunks[start] = self.b.imports[slot]
             return None

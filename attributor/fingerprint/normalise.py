@@ -103,25 +103,26 @@ class Normaliser:
         """Tokens of ``insns`` in address order; semantic features are appended to ``feats``."""
         out: list[str] = []
         cache = self._cache
+        consts, small = feats.constants, feats.small
         for ins in insns:
-            m = _mnemonic(ins[2])
-            if m in _NOPS:
-                continue
-            op = ins[3]
-            if m == "call" or m == "jmp" or m == "jcc":
-                out.append(self._branch(ins, m, op, feats))
-                continue
-            if "ip" in op or "0x" in op and self._has_address(op):
-                out.append(self._with_globals(ins, m, op, feats))
-                continue
-            hit = cache.get((m, op))
+            hit = cache.get((ins[2], ins[3]))
             if hit is None:
-                hit = cache[(m, op)] = self._plain(m, op)
+                m = _mnemonic(ins[2])
+                op = ins[3]
+                if m in _NOPS:
+                    continue
+                if m == "call" or m == "jmp" or m == "jcc":
+                    out.append(self._branch(ins, m, op, feats))
+                    continue
+                if "ip" in op or ("0x" in op and self._has_address(op)):
+                    out.append(self._with_globals(ins, m, op, feats))
+                    continue
+                hit = cache[(ins[2], op)] = self._plain(m, op)
             out.append(hit[0])
             if hit[1]:
-                feats.constants.extend(hit[1])
+                consts.extend(hit[1])
             if hit[2]:
-                feats.small.extend(hit[2])
+                small.extend(hit[2])
         return out
 
     def _has_address(self, op: str) -> bool:

@@ -1,8 +1,13 @@
-"""Function-by-function similarity between one query sample and a pool of samples.
+"""Function-by-function similarity between one query sample and a pool of samples (dense).
 
-``S0`` is the MinHash estimate of the weighted feature sets. Call-graph context then refines it:
-a pair scores higher when the functions its members call (and are called by) are similar too, the
-propagation step of BinDiff-style matchers, done here with sparse neighbour aggregation in numpy.
+``S0`` is the MinHash estimate of the weighted feature sets. Call-graph context then refines it,
+the propagation step of BinDiff-style matchers: pairs that are each other's best match with a
+clear margin become *anchors*; a candidate pair (q, p) gains when the anchors of q's callees are
+among p's callees, and likewise for callers. Anchors are recomputed from the refined scores a few
+times, so confident matches spread along the call graph.
+
+Used for one-binary-against-a-pool comparisons (benchmarks, diffing two samples); the corpus
+matcher (``attributor.match.matcher``) applies the same rule to sparse LSH candidates.
 """
 
 from __future__ import annotations
@@ -14,7 +19,10 @@ import numpy as np
 from attributor.fingerprint.minhash import similarity
 from attributor.fingerprint.model import SampleFingerprint
 
-NEIGHBOUR_WEIGHT = 0.35
+CONTEXT_WEIGHT = 1.0  # weight of the neighbour agreement (in [0, 1]) added to S0
+ANCHOR_MIN = 0.25  # an anchor needs at least this similarity ...
+ANCHOR_MARGIN = 0.02  # ... and this lead over the runner-up
+ROUNDS = 3
 _COL_CHUNK = 4096
 
 
@@ -29,50 +37,77 @@ def _stack(pool: Sequence[SampleFingerprint]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def base_similarity(q: np.ndarray, pool_sig: np.ndarray) -> np.ndarray:
+    """MinHash similarity of every query row against every pool row, float32."""
     out = np.empty((q.shape[0], pool_sig.shape[0]), dtype=np.float32)
     for c in range(0, pool_sig.shape[0], _COL_CHUNK):
         out[:, c : c + _COL_CHUNK] = similarity(q, pool_sig[c : c + _COL_CHUNK])
     return out
 
 
-def _neighbour_max(s: np.ndarray, edges: np.ndarray, n: int) -> np.ndarray:
-    """``T[:, j] = max over neighbours l of pool function j of s[:, l]`` (0 where none)."""
-    t = np.zeros((s.shape[0], n), dtype=np.float32)
-    if len(edges) == 0:
-        return t
-    order = np.argsort(edges[:, 0], kind="stable")
-    src, dst = edges[order, 0], edges[order, 1]
-    starts = np.flatnonzero(np.r_[True, src[1:] != src[:-1]])
-    t[:, src[starts]] = np.maximum.reduceat(s[:, dst], starts, axis=1)
-    return t
+def anchors(s: np.ndarray) -> np.ndarray:
+    """Pool index anchored to each query row (-1 where none): mutual best with a margin."""
+    nq, npool = s.shape
+    amap = np.full(nq, -1, dtype=np.int64)
+    if nq == 0 or npool == 0:
+        return amap
+    best_p = s.argmax(axis=1)
+    best_q = s.argmax(axis=0)
+    top = s[np.arange(nq), best_p]
+    second = np.partition(s, -2, axis=1)[:, -2] if npool > 1 else np.zeros(nq, np.float32)
+    ok = (best_q[best_p] == np.arange(nq)) & (top >= ANCHOR_MIN) & (top - second >= ANCHOR_MARGIN)
+    amap[ok] = best_p[ok]
+    return amap
 
 
-def _neighbour_mean(t: np.ndarray, edges: np.ndarray, n: int) -> np.ndarray:
-    """``M[i, :] = mean over neighbours k of query function i of t[k, :]``."""
-    m = np.zeros((n, t.shape[1]), dtype=np.float32)
-    if len(edges) == 0:
-        return m
-    order = np.argsort(edges[:, 0], kind="stable")
-    src, dst = edges[order, 0], edges[order, 1]
-    starts = np.flatnonzero(np.r_[True, src[1:] != src[:-1]])
-    counts = np.diff(np.r_[starts, len(src)]).astype(np.float32)
-    m[src[starts]] = np.add.reduceat(t[dst], starts, axis=0) / counts[:, None]
-    return m
+def _by(edges: np.ndarray, n: int, col: int) -> tuple[np.ndarray, np.ndarray]:
+    """CSR view: for node x, ``other[ptr[x]:ptr[x+1]]`` are the far ends of edges with end ``col`` = x."""
+    order = np.argsort(edges[:, col], kind="stable")
+    e = edges[order]
+    return np.searchsorted(e[:, col], np.arange(n + 1)), e[:, 1 - col]
 
 
-def context_similarity(s0: np.ndarray, q_edges: np.ndarray, p_edges: np.ndarray) -> np.ndarray:
-    """Average best similarity between callees, and between callers, of each pair."""
-    nq, npool = s0.shape
-    out = np.zeros_like(s0)
-    for e_q, e_p in ((q_edges, p_edges), (q_edges[:, ::-1], p_edges[:, ::-1])):
-        t = _neighbour_max(s0, e_p, npool)
-        out += _neighbour_mean(t, e_q, nq)
-    return out / 2
+def agreement(amap: np.ndarray, q_edges: np.ndarray, p_edges: np.ndarray, npool: int, side: int) -> np.ndarray:
+    """Share of neighbours that anchors confirm, per (query, pool) pair.
+
+    ``side`` 0 compares callees (edge caller->callee), 1 compares callers. The count is divided by
+    the larger neighbour count of the two functions, so it is 1 only for identical neighbourhoods.
+    """
+    nq = amap.shape[0]
+    out = np.zeros((nq, npool), dtype=np.float32)
+    if len(q_edges) == 0 or len(p_edges) == 0:
+        return out
+    qi, qk = q_edges[:, side], q_edges[:, 1 - side]
+    ptr, other = _by(p_edges, npool, 1 - side)
+    ln = amap[qk]
+    keep = ln >= 0
+    qi, ln = qi[keep], ln[keep]
+    lens = ptr[ln + 1] - ptr[ln]
+    total = int(lens.sum())
+    if total == 0:
+        return out
+    rows = np.repeat(qi, lens)
+    offs = np.arange(total) - np.repeat(np.cumsum(lens) - lens, lens)
+    cols = other[np.repeat(ptr[ln], lens) + offs]
+    np.add.at(out, (rows, cols), 1.0)
+    deg_q = np.bincount(q_edges[:, side], minlength=nq).astype(np.float32)
+    deg_p = np.bincount(p_edges[:, side], minlength=npool).astype(np.float32)
+    out /= np.maximum(np.maximum(deg_q[:, None], deg_p[None, :]), 1.0)
+    return out
+
+
+def refine(s0: np.ndarray, q_edges: np.ndarray, p_edges: np.ndarray) -> np.ndarray:
+    """S0 plus call-graph agreement, iterated ``ROUNDS`` times (see module docstring)."""
+    s = s0
+    npool = s0.shape[1]
+    for _ in range(ROUNDS):
+        amap = anchors(s)
+        ctx = agreement(amap, q_edges, p_edges, npool, 0) + agreement(amap, q_edges, p_edges, npool, 1)
+        s = s0 + CONTEXT_WEIGHT * 0.5 * ctx
+    return s
 
 
 def similarity_matrix(query: SampleFingerprint, pool: Sequence[SampleFingerprint]) -> np.ndarray:
     """float32 [query functions, pool functions concatenated]; higher means more similar."""
     sig, p_edges = _stack(pool)
     s0 = base_similarity(query.minhash, sig)
-    ctx = context_similarity(s0, query.edges.astype(np.int64), p_edges)
-    return (1 - NEIGHBOUR_WEIGHT) * s0 + NEIGHBOUR_WEIGHT * ctx
+    return refine(s0, query.edges.astype(np.int64), p_edges)

@@ -39,6 +39,7 @@ def render_document(doc: MatchDocument, console: Console) -> None:
         console.print(Text("no function is shared with the corpus", style="dim"))
     console.print(verdict_line(doc))
     for family in doc.attributed_families:
+        console.print()
         console.print(Text.assemble("top pairs: ", (family.family, "bold")))
         console.print(pairs_table(family))
 

@@ -3,8 +3,10 @@
 MCRIT runs in process with its in-memory storage and the fake (local) queue, exactly the code
 path its own unit tests use; MinHash pools are off, so everything runs in this one process.
 SMDA gets stripped files and ``USE_SYMBOLS_AS_CANDIDATES = False``: no symbol address seeds the
-disassembly. (SMDA's label providers still read ``.dynsym``/PE exports to *name* functions;
-MCRIT's MinHash and PicHash never look at names.)
+disassembly. ``USE_ELF_EH_FRAME_CANDIDATES = True`` (SMDA's own option, off by default) lets it
+use the unwind table, as attributor's blind mode does; on dataset A it recovers as many starts
+as the symbols would. (SMDA's label providers still read ``.dynsym``/PE exports to *name*
+functions; MCRIT's MinHash and PicHash never look at names.)
 
 Tasks:
 * ``function-match``: index every binary (SMDA -> ``addSmdaReport`` -> ``updateMinHashesForSample``)
@@ -63,6 +65,7 @@ def disassemble(path: str, family: str = "", is_library: bool = False):
 
     config = SmdaConfig()
     config.USE_SYMBOLS_AS_CANDIDATES = False
+    config.USE_ELF_EH_FRAME_CANDIDATES = True
     report = Disassembler(config).disassembleFile(path)
     _quiet()
     if report.status not in ("ok", "timeout"):
