@@ -18,8 +18,46 @@ MAX_INSN = 15
 _RUN = 24  # instructions per capstone call: blocks average 4-8, so most runs end inside one call
 
 COND_JUMPS = frozenset(
-    "jo jno js jns je jz jne jnz jb jnae jc jnb jae jnc jbe jna ja jnbe jl jnge jge jnl jle jng jg jnle "
-    "jp jpe jnp jpo jcxz jecxz jrcxz loop loope loopne loopz loopnz".split()
+    [
+        "jo",
+        "jno",
+        "js",
+        "jns",
+        "je",
+        "jz",
+        "jne",
+        "jnz",
+        "jb",
+        "jnae",
+        "jc",
+        "jnb",
+        "jae",
+        "jnc",
+        "jbe",
+        "jna",
+        "ja",
+        "jnbe",
+        "jl",
+        "jnge",
+        "jge",
+        "jnl",
+        "jle",
+        "jng",
+        "jg",
+        "jnle",
+        "jp",
+        "jpe",
+        "jnp",
+        "jpo",
+        "jcxz",
+        "jecxz",
+        "jrcxz",
+        "loop",
+        "loope",
+        "loopne",
+        "loopz",
+        "loopnz",
+    ]
 )
 RETURNS = frozenset({"ret", "retf", "iret", "iretd", "iretq", "retn"})
 STOPS = frozenset({"hlt", "ud2", "int3", "ud1", "ud0"})  # never fall through in compiled code

@@ -16,21 +16,57 @@ from attributor.loading.binary import Binary
 _PROLOGUES_64 = (
     b"\xf3\x0f\x1e\xfa",  # endbr64
     b"\x55\x48\x89\xe5",  # push rbp; mov rbp, rsp
-    b"\x41\x57", b"\x41\x56", b"\x41\x55", b"\x41\x54",  # push r15..r12
-    b"\x48\x83\xec", b"\x48\x81\xec",  # sub rsp, imm
-    b"\x48\x89\x5c\x24", b"\x48\x89\x4c\x24", b"\x48\x89\x54\x24", b"\x4c\x89\x44\x24",  # spills
-    b"\x55\x48\x8b\xec", b"\x40\x53", b"\x40\x55", b"\x40\x56", b"\x40\x57",
+    b"\x41\x57",
+    b"\x41\x56",
+    b"\x41\x55",
+    b"\x41\x54",  # push r15..r12
+    b"\x48\x83\xec",
+    b"\x48\x81\xec",  # sub rsp, imm
+    b"\x48\x89\x5c\x24",
+    b"\x48\x89\x4c\x24",
+    b"\x48\x89\x54\x24",
+    b"\x4c\x89\x44\x24",  # spills
+    b"\x55\x48\x8b\xec",
+    b"\x40\x53",
+    b"\x40\x55",
+    b"\x40\x56",
+    b"\x40\x57",
 )
 _PROLOGUES_32 = (
     b"\xf3\x0f\x1e\xfb",  # endbr32
-    b"\x55\x89\xe5", b"\x55\x8b\xec",  # push ebp; mov ebp, esp
+    b"\x55\x89\xe5",
+    b"\x55\x8b\xec",  # push ebp; mov ebp, esp
     b"\x8b\xff\x55\x8b\xec",  # MSVC hot-patch prologue
-    b"\x83\xec", b"\x81\xec",  # sub esp, imm
-    b"\x53\x56\x57", b"\x56\x57",
+    b"\x83\xec",
+    b"\x81\xec",  # sub esp, imm
+    b"\x53\x56\x57",
+    b"\x56\x57",
 )
 _PAD = frozenset(b"\xcc\x90\x00")
-_IMPLAUSIBLE = frozenset({"in", "out", "insb", "insd", "outsb", "outsd", "hlt", "iretd", "iret", "lcall",
-                          "ljmp", "arpl", "into", "aam", "aad", "sahf", "lahf", "cli", "sti", "wait"})
+_IMPLAUSIBLE = frozenset(
+    {
+        "in",
+        "out",
+        "insb",
+        "insd",
+        "outsb",
+        "outsd",
+        "hlt",
+        "iretd",
+        "iret",
+        "lcall",
+        "ljmp",
+        "arpl",
+        "into",
+        "aam",
+        "aad",
+        "sahf",
+        "lahf",
+        "cli",
+        "sti",
+        "wait",
+    }
+)
 
 
 def scan_gaps(b: Binary, dec: Decoder, covered: list[tuple[int, int]]) -> Iterator[int]:

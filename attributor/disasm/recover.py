@@ -213,7 +213,6 @@ class Recoverer:
                 calls.append(t)
         return None
 
-
     def _note_bound(self, m: str, fall: int, target: int | None, window: list[Insn]) -> None:
         """Remember ``cmp r, N`` (or ``sub r, N``) + ``ja``/``jbe``: the in-range path indexes N+1.
 

@@ -26,10 +26,44 @@ from dataclasses import dataclass, field
 from attributor.disasm.decode import COND_JUMPS, Insn, imm_target, mem_target
 from attributor.loading.binary import Binary
 
-_R64 = "rax rbx rcx rdx rsi rdi r8 r9 r10 r11 r12 r13 r14 r15".split()
-_R32 = "eax ebx ecx edx esi edi r8d r9d r10d r11d r12d r13d r14d r15d".split()
-_R16 = "ax bx cx dx si di r8w r9w r10w r11w r12w r13w r14w r15w".split()
-_R8 = "al bl cl dl sil dil ah bh ch dh r8b r9b r10b r11b r12b r13b r14b r15b".split()
+_R64 = ["rax", "rbx", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"]
+_R32 = [
+    "eax",
+    "ebx",
+    "ecx",
+    "edx",
+    "esi",
+    "edi",
+    "r8d",
+    "r9d",
+    "r10d",
+    "r11d",
+    "r12d",
+    "r13d",
+    "r14d",
+    "r15d",
+]
+_R16 = ["ax", "bx", "cx", "dx", "si", "di", "r8w", "r9w", "r10w", "r11w", "r12w", "r13w", "r14w", "r15w"]
+_R8 = [
+    "al",
+    "bl",
+    "cl",
+    "dl",
+    "sil",
+    "dil",
+    "ah",
+    "bh",
+    "ch",
+    "dh",
+    "r8b",
+    "r9b",
+    "r10b",
+    "r11b",
+    "r12b",
+    "r13b",
+    "r14b",
+    "r15b",
+]
 _REGS: dict[str, str] = {}
 _REGS.update({r: "r64" for r in _R64})
 _REGS.update({r: "r32" for r in _R32})
@@ -38,8 +72,17 @@ _REGS.update({r: "r8" for r in _R8})
 _REGS.update({r: "sp" for r in ("rsp", "esp", "sp", "spl")})
 _REGS.update({r: "bp" for r in ("rbp", "ebp", "bp", "bpl")})
 _REGS.update({r: "seg" for r in ("cs", "ds", "es", "fs", "gs", "ss")})
-_SIZES = {"byte": "8", "word": "16", "dword": "32", "qword": "64", "xmmword": "128", "ymmword": "256",
-          "zmmword": "512", "tbyte": "80", "xword": "80"}
+_SIZES = {
+    "byte": "8",
+    "word": "16",
+    "dword": "32",
+    "qword": "64",
+    "xmmword": "128",
+    "ymmword": "256",
+    "zmmword": "512",
+    "tbyte": "80",
+    "xword": "80",
+}
 _IMM = re.compile(r"^-?(?:0x[0-9a-f]+|[0-9]+)$")
 _STACK = re.compile(r"\[(?:[re]?sp|[re]?bp)\b")
 _NOPS = frozenset({"nop", "fnop", "endbr64", "endbr32"})
@@ -127,10 +170,9 @@ class Normaliser:
 
     def _has_address(self, op: str) -> bool:
         """True if an immediate or displacement in ``op`` points into the image (non-PIC code)."""
-        for tok in re.findall(r"0x[0-9a-f]+", op):
-            if self._lo <= int(tok, 16) < self._hi:
-                return True
-        return False
+        if self._hi == 0:
+            return False
+        return any(self._lo <= int(tok, 16) < self._hi for tok in re.findall(r"0x[0-9a-f]+", op))
 
     def _plain(self, m: str, op: str) -> tuple[str, tuple[int, ...], tuple[int, ...]]:
         if not op:

@@ -18,8 +18,15 @@ _DATAREL_SDATA4 = 0x3B
 def _read_encoded(buf: bytes, pos: int, enc: int, field_va: int, ptr_size: int) -> tuple[int, int] | None:
     """Decode one DW_EH_PE-encoded pointer at ``pos``: ``(value, new_pos)`` or None."""
     fmt = enc & 0x0F
-    sizes = {0x00: (ptr_size, "<Q" if ptr_size == 8 else "<I"), 0x02: (2, "<H"), 0x03: (4, "<I"),
-             0x04: (8, "<Q"), 0x0A: (2, "<h"), 0x0B: (4, "<i"), 0x0C: (8, "<q")}
+    sizes = {
+        0x00: (ptr_size, "<Q" if ptr_size == 8 else "<I"),
+        0x02: (2, "<H"),
+        0x03: (4, "<I"),
+        0x04: (8, "<Q"),
+        0x0A: (2, "<h"),
+        0x0B: (4, "<i"),
+        0x0C: (8, "<q"),
+    }
     if fmt not in sizes or pos + sizes[fmt][0] > len(buf):
         return None
     n, code = sizes[fmt]

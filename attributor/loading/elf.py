@@ -47,7 +47,9 @@ def _sections(elf: Any, data: bytes) -> list[Section]:
             nobits = s.type == lief.ELF.Section.TYPE.NOBITS
             off = int(s.offset)
             body = b"" if nobits or off >= len(data) else data[off : off + int(s.size)]
-            out.append(Section(s.name or f"sect_{len(out)}", int(s.virtual_address), int(s.size), body, s.has(_X)))
+            out.append(
+                Section(s.name or f"sect_{len(out)}", int(s.virtual_address), int(s.size), body, s.has(_X))
+            )
     if out:
         return out
     for seg in elf.segments:

@@ -55,7 +55,7 @@ def load_bytes(data: bytes, blind: bool = False, limits: Limits = DEFAULT_LIMITS
         fields = parse_pe(data, blind) if fmt == "PE" else parse_elf(data, blind)
     except AttributorError:
         raise
-    except Exception as e:  # noqa: BLE001 - LIEF raises assorted errors on hostile input
+    except Exception as e:
         raise MalformedBinary(f"{fmt} parser failed: {type(e).__name__}: {e}") from None
     b = Binary(
         sha256=hashlib.sha256(data).hexdigest(),

@@ -48,7 +48,7 @@ def _reject_dotnet(pe: Any) -> None:
     try:
         raw = bytes(pe.get_content_from_virtual_address(clr.rva + 16, 4))
         flags = int.from_bytes(raw, "little") if len(raw) == 4 else flags
-    except Exception:  # noqa: BLE001 - hostile header: assume IL-only, the common case
+    except Exception:
         pass
     if flags & _COMIMAGE_FLAGS_ILONLY:
         raise UnsupportedFormat(".NET assembly (IL only): no native code to analyse")

@@ -104,7 +104,9 @@ def _per_function(fp: SampleFingerprint, index: CorpusIndex, pairs: Pairs, top: 
         if len(lst) < top:
             fi = int(pairs.f[k])
             rec = index.samples[int(index.sample_idx[fi])]
-            lst.append(RefMatch(rec.sha256, int(index.addresses[fi]), round(float(pairs.sim[k]), 4), rec.family))
+            lst.append(
+                RefMatch(rec.sha256, int(index.addresses[fi]), round(float(pairs.sim[k]), 4), rec.family)
+            )
     return [
         QueryFunction(int(fp.addresses[i]), int(fp.sizes[i]), int(fp.n_insns[i]), by_q.get(i, []))
         for i in range(fp.n_functions)

@@ -66,7 +66,9 @@ def _by(edges: np.ndarray, n: int, col: int) -> tuple[np.ndarray, np.ndarray]:
     return np.searchsorted(e[:, col], np.arange(n + 1)), e[:, 1 - col]
 
 
-def agreement(amap: np.ndarray, q_edges: np.ndarray, p_edges: np.ndarray, npool: int, side: int) -> np.ndarray:
+def agreement(
+    amap: np.ndarray, q_edges: np.ndarray, p_edges: np.ndarray, npool: int, side: int
+) -> np.ndarray:
     """Share of neighbours that anchors confirm, per (query, pool) pair.
 
     ``side`` 0 compares callees (edge caller->callee), 1 compares callers. The count is divided by

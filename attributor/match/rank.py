@@ -52,8 +52,9 @@ def _distinct_per(q: np.ndarray, other: np.ndarray) -> np.ndarray:
     return counts[np.searchsorted(qs, q)]
 
 
-def pair_weights(fp: SampleFingerprint, index: CorpusIndex, q: np.ndarray, f: np.ndarray,
-                 fam: np.ndarray, bg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def pair_weights(
+    fp: SampleFingerprint, index: CorpusIndex, q: np.ndarray, f: np.ndarray, fam: np.ndarray, bg: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Evidence weight of every pair and the rarity count (families + background samples)."""
     s_idx = index.sample_idx[f].astype(np.int64)
     who = np.where(bg >= 0, -1 - bg, fam)  # each background sample counts as one more family
@@ -83,15 +84,29 @@ def rank_families(
     families = []
     for fi in np.unique(fam[best]):
         rows = best[fam[best] == fi]
-        families.append(_family_score(names[int(fi)], rows, fp, index, q, f, sim, weight, n_fams,
-                                      samples, s_idx, matchable))
+        families.append(
+            _family_score(
+                names[int(fi)], rows, fp, index, q, f, sim, weight, n_fams, samples, s_idx, matchable
+            )
+        )
     families.sort(key=lambda x: (-x.score, x.family))
     return families, _actors(families)
 
 
-def _family_score(name: str, rows: np.ndarray, fp: SampleFingerprint, index: CorpusIndex,
-                  q: np.ndarray, f: np.ndarray, sim: np.ndarray, weight: np.ndarray, n_fams: np.ndarray,
-                  samples: list[SampleRecord], s_idx: np.ndarray, matchable: int) -> FamilyScore:
+def _family_score(
+    name: str,
+    rows: np.ndarray,
+    fp: SampleFingerprint,
+    index: CorpusIndex,
+    q: np.ndarray,
+    f: np.ndarray,
+    sim: np.ndarray,
+    weight: np.ndarray,
+    n_fams: np.ndarray,
+    samples: list[SampleRecord],
+    s_idx: np.ndarray,
+    matchable: int,
+) -> FamilyScore:
     members = [s for s in samples if s.family == name]
     library = all(s.library for s in members)
     score = round(float((weight[rows] * sim[rows]).sum()), 4)
