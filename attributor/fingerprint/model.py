@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-NORMALISATION_VERSION = 1
+NORMALISATION_VERSION = 2
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from collections import Counter
 
 import numpy as np
 
-from attributor.disasm.recover import Function, recover
+from attributor.disasm.recover import recover
 from attributor.fingerprint.minhash import exact_hash, minhash_batch, token_hash
 from attributor.fingerprint.model import FingerprintParams, SampleFingerprint
 from attributor.fingerprint.normalise import Features, Normaliser
@@ -21,7 +21,9 @@ W_STRING = 6
 W_API = 4
 W_CONST = 4
 W_OPERAND = 3
-MAX_MULTIPLICITY = 16
+# A callee this small is what optimisers inline: its semantic features are added to its callers,
+# so an -O0 caller that still calls it resembles an -O3 caller that inlined it.
+INLINE_MAX_TOKENS = 30
 
 
 def fingerprint_binary(binary: Binary, params: FingerprintParams, limits: Limits) -> SampleFingerprint:
@@ -33,17 +35,29 @@ def fingerprint_binary(binary: Binary, params: FingerprintParams, limits: Limits
     for thunk, target in prog.aliases.items():
         if target in index:
             index[thunk] = index[target]
-    hashes: list[int] = []
-    offsets = [0]
+    tokens_of: list[list[str]] = []
+    semantic: list[list[str]] = []
     exact = np.zeros(len(funcs), dtype=np.uint64)
     edges: set[tuple[int, int]] = set()
     for i, f in enumerate(funcs):
         feats = Features()
         tokens = norm.function(f.insns, feats)
         exact[i] = exact_hash(tokens)
-        hashes.extend(token_hash(t) for t in feature_set(tokens, feats, f))
-        offsets.append(len(hashes))
+        tokens_of.append(instruction_features(tokens))
+        semantic.append(semantic_features(feats))
         edges.update((i, index[t]) for t in f.calls if t in index and index[t] != i)
+    hashes: list[int] = []
+    offsets = [0]
+    callees: dict[int, list[int]] = {}
+    for a, b in sorted(edges):
+        callees.setdefault(a, []).append(b)
+    for i in range(len(funcs)):
+        feature_set = set(tokens_of[i]) | set(semantic[i])
+        for g in callees.get(i, ()):  # what an optimiser would inline here
+            if len(tokens_of[g]) <= INLINE_MAX_TOKENS:
+                feature_set.update(semantic[g])
+        hashes.extend(token_hash(t) for t in feature_set)
+        offsets.append(len(hashes))
     n = len(funcs)
     minhash = (
         minhash_batch(np.array(hashes, dtype=np.uint64), np.array(offsets, dtype=np.int64), params)
@@ -71,17 +85,23 @@ def fingerprint_binary(binary: Binary, params: FingerprintParams, limits: Limits
     )
 
 
-def feature_set(tokens: list[str], feats: Features, f: Function) -> list[str]:
-    """The weighted token set one function's MinHash is computed over (never empty)."""
-    out: list[str] = [f"ni:{len(tokens).bit_length()}"]  # keeps empty functions representable
-    counts = Counter(tokens)
-    out.extend(f"{t}#{k}" for t, c in counts.items() for k in range(min(c, MAX_MULTIPLICITY)))
-    for v in set(feats.small):
+def instruction_features(tokens: list[str]) -> list[str]:
+    """Instruction tokens with log2 multiplicity: unrolled and rolled loops stay close."""
+    out = [f"ni:{len(tokens).bit_length()}"]  # keeps empty functions representable
+    for t, c in Counter(tokens).items():
+        out.extend(f"{t}#{k}" for k in range(c.bit_length()))
+    return out
+
+
+def semantic_features(feats: Features) -> list[str]:
+    """The facts that survive a change of compiler, repeated by weight."""
+    out: list[str] = []
+    for v in sorted(set(feats.small)):
         out.extend(f"o:{v}#{k}" for k in range(W_OPERAND))
-    for v in set(feats.constants):
+    for v in sorted(set(feats.constants)):
         out.extend(f"c:{v:x}#{k}" for k in range(W_CONST))
-    for s in set(feats.strings):
+    for s in sorted(set(feats.strings)):
         out.extend(f"s:{s.hex()}#{k}" for k in range(W_STRING))
-    for a in set(feats.apis):
+    for a in sorted(set(feats.apis)):
         out.extend(f"a:{a}#{k}" for k in range(W_API))
     return out

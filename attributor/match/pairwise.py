@@ -19,10 +19,11 @@ import numpy as np
 from attributor.fingerprint.minhash import similarity
 from attributor.fingerprint.model import SampleFingerprint
 
-CONTEXT_WEIGHT = 1.0  # weight of the neighbour agreement (in [0, 1]) added to S0
-ANCHOR_MIN = 0.25  # an anchor needs at least this similarity ...
-ANCHOR_MARGIN = 0.02  # ... and this lead over the runner-up
-ROUNDS = 3
+CONTEXT_WEIGHT = 2.0  # weight of the neighbour agreement (in [0, 1]) added to S0
+ANCHOR_MIN = 0.15  # an anchor is a mutual best match with at least this similarity
+ANCHOR_MARGIN = 0.0  # ... and this lead over the runner-up
+ROUNDS = 6
+COMPETITION = 0.5  # penalty per unit a pool function's best query beats this one
 _COL_CHUNK = 4096
 
 
@@ -112,4 +113,16 @@ def similarity_matrix(query: SampleFingerprint, pool: Sequence[SampleFingerprint
     """float32 [query functions, pool functions concatenated]; higher means more similar."""
     sig, p_edges = _stack(pool)
     s0 = base_similarity(query.minhash, sig)
-    return refine(s0, query.edges.astype(np.int64), p_edges)
+    s = refine(s0, query.edges.astype(np.int64), p_edges)
+    return compete(s)
+
+
+def compete(s: np.ndarray) -> np.ndarray:
+    """Penalise a pair by how far another query function beats it on the same pool function.
+
+    Copied code maps one-to-one: when pool function p is clearly the counterpart of query q', it is
+    less likely to be the counterpart of q too.
+    """
+    if s.size == 0:
+        return s
+    return s - COMPETITION * (s.max(axis=0, keepdims=True) - s)
