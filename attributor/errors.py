@@ -72,3 +72,25 @@ class ManifestError(AttributorError):
     """A corpus manifest (CSV / JSON lines) is malformed."""
 
     exit_code = E_MANIFEST
+
+
+E_ARCHIVE = 14  # an archive is corrupt, of an unsupported kind, or encrypted with an unknown password
+E_INDICATOR = 23  # an indicator (IP, domain, URL) is invalid
+
+
+class ArchiveError(InputError):
+    """An archive (zip, tar, gzip/bzip2/xz) cannot be read: corrupt, unsupported, wrong password."""
+
+    exit_code = E_ARCHIVE
+
+
+class ArchiveLimitExceeded(ArchiveError, LimitExceeded):
+    """An archive hit a cap (size, ratio, depth, entries): refused whole, as a zip bomb would be."""
+
+    exit_code = E_LIMIT
+
+
+class IndicatorError(AttributorError):
+    """An indicator cannot be canonicalised; ``str(err)`` names the input and the reason."""
+
+    exit_code = E_INDICATOR

@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from attributor.disasm.decode import COND_JUMPS, RETURNS, STOPS, Decoder, Insn, imm_target, mem_target
 from attributor.disasm.jumptable import resolve_jump_table
 from attributor.disasm.prologue import scan_gaps
@@ -31,15 +33,11 @@ class Function:
     n_blocks: int
     calls: list[int] = field(default_factory=list)  # internal call / tail-call targets, in order
     truncated: bool = False
-    spans: list[tuple[int, int]] = field(default_factory=list)  # merged [start, end) byte ranges
-
-    def __post_init__(self) -> None:
-        if not self.spans:
-            self.spans = _merge((a, a + s) for a, s, _, _ in self.insns)
 
     @property
     def size(self) -> int:
-        return sum(e - a for a, e in self.spans)
+        """Bytes of the function's instructions (one decoding per address, so no double count)."""
+        return sum(i[1] for i in self.insns)
 
 
 @dataclass
@@ -52,20 +50,26 @@ class Program:
 
     @property
     def covered_bytes(self) -> int:
-        spans = _merge(sp for f in self.functions.values() for sp in f.spans)
-        return sum(e - a for a, e in spans)
+        return int(sum(e - a for a, e in covered_spans(self.functions.values())))
 
 
-def _merge(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Union of half-open ranges, sorted and coalesced (touching ranges join)."""
-    merged: list[tuple[int, int]] = []
-    for a, e in sorted(spans):
-        if merged and a <= merged[-1][1]:
-            if e > merged[-1][1]:
-                merged[-1] = (merged[-1][0], e)
-        else:
-            merged.append((a, e))
-    return merged
+def covered_spans(functions: Iterable[Function]) -> list[tuple[int, int]]:
+    """Union of all functions' instruction ranges: sorted, coalesced half-open spans."""
+    pairs = [(a, s) for f in functions for a, s, _, _ in f.insns]
+    if not pairs:
+        return []
+    arr = np.array(pairs, dtype=np.int64)
+    arr = arr[np.argsort(arr[:, 0], kind="stable")]
+    starts, ends = arr[:, 0], arr[:, 0] + arr[:, 1]
+    reach = np.maximum.accumulate(ends)
+    new = np.r_[True, starts[1:] > reach[:-1]]  # a gap before this instruction opens a new span
+    idx = np.flatnonzero(new)
+    span_ends = np.r_[reach[idx[1:] - 1], reach[-1]]
+    return list(zip(starts[idx].tolist(), span_ends.tolist(), strict=True))
+
+
+_PREFIXES = ("", "notrack ", "bnd ", "repz ", "rep ", "repnz ", "repne ")
+_FLOW = frozenset(p + base for base in (RETURNS | STOPS | COND_JUMPS | {"jmp", "call"}) for p in _PREFIXES)
 
 
 def _mnemonic(m: str) -> str:
@@ -112,7 +116,7 @@ class Recoverer:
         return Program(self.b, self.functions, self.thunks, self.aliases, self.notes)
 
     def _covered_spans(self) -> list[tuple[int, int]]:
-        return _merge(sp for f in self.functions.values() for sp in f.spans)
+        return covered_spans(self.functions.values())
 
     def _drain(self, queue: list[int]) -> None:
         while queue and len(self.functions) < self.max_functions:
@@ -181,9 +185,10 @@ class Recoverer:
                 return []
             insns[va] = ins
             window.append(ins)
-            succ = self._flow(ins, _mnemonic(ins[2]), ins[3], start, calls, window)
-            if succ is not None:
-                return succ
+            if ins[2] in _FLOW:  # most instructions just fall through
+                succ = self._flow(ins, _mnemonic(ins[2]), ins[3], start, calls, window)
+                if succ is not None:
+                    return succ
             va += ins[1]
         return []
 

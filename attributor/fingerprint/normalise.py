@@ -103,7 +103,8 @@ class Features:
 def _mnemonic(m: str) -> str:
     if " " in m:
         head, _, tail = m.rpartition(" ")
-        m = tail if head in ("notrack", "bnd") else m
+        # branch hints, and the "repz ret" some compilers emit for old AMD predictors
+        m = tail if head in ("notrack", "bnd") or tail == "ret" else m
     if m in COND_JUMPS:
         return "jcc"
     if m.startswith("cmov"):
