@@ -34,10 +34,20 @@ class Function:
     calls: list[int] = field(default_factory=list)  # internal call / tail-call targets, in order
     truncated: bool = False
 
+    _extent: np.ndarray | None = None
+
+    @property
+    def extent(self) -> np.ndarray:
+        """int64 [n, 2] of (address, size) per instruction, computed once."""
+        if self._extent is None:
+            flat = np.fromiter((v for i in self.insns for v in (i[0], i[1])), np.int64, 2 * len(self.insns))
+            self._extent = flat.reshape(-1, 2)
+        return self._extent
+
     @property
     def size(self) -> int:
         """Bytes of the function's instructions (one decoding per address, so no double count)."""
-        return sum(i[1] for i in self.insns)
+        return int(self.extent[:, 1].sum())
 
 
 @dataclass
@@ -55,10 +65,12 @@ class Program:
 
 def covered_spans(functions: Iterable[Function]) -> list[tuple[int, int]]:
     """Union of all functions' instruction ranges: sorted, coalesced half-open spans."""
-    pairs = [(a, s) for f in functions for a, s, _, _ in f.insns]
-    if not pairs:
+    parts = [f.extent for f in functions]
+    if not parts:
         return []
-    arr = np.array(pairs, dtype=np.int64)
+    arr = np.concatenate(parts)
+    if len(arr) == 0:
+        return []
     arr = arr[np.argsort(arr[:, 0], kind="stable")]
     starts, ends = arr[:, 0], arr[:, 0] + arr[:, 1]
     reach = np.maximum.accumulate(ends)
