@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import struct
+from collections.abc import Iterable
 
 from attributor.disasm.decode import Insn, mem_target
 from attributor.loading.binary import Binary
@@ -23,8 +24,14 @@ _ABS_TABLE = re.compile(r"\[(?:[a-z0-9]+ \+ )?[a-z0-9]+\*([48]) \+ (0x[0-9a-f]+)
 _REL_LOAD = re.compile(r"^([a-z0-9]+), dword ptr \[([a-z0-9]+) \+ [a-z0-9]+\*4(?: \+ (0x[0-9a-f]+))?\]$")
 
 
-def resolve_jump_table(b: Binary, window: list[Insn], bound: int | None) -> list[int]:
-    """Targets of the indirect jump that ends ``window`` ([] when the shape is not recognised)."""
+def resolve_jump_table(
+    b: Binary, window: list[Insn], bound: int | None, earlier: Iterable[Insn] = ()
+) -> list[int]:
+    """Targets of the indirect jump that ends ``window`` ([] when the shape is not recognised).
+
+    ``earlier`` holds instructions of the function decoded before this block: compilers hoist
+    the table-base ``lea`` out of loops, so it is not always in the jump's own block.
+    """
     jmp = window[-1]
     op = jmp[3]
     n = min(bound, MAX_ENTRIES) if bound else MAX_UNBOUNDED
@@ -36,23 +43,53 @@ def resolve_jump_table(b: Binary, window: list[Insn], bound: int | None) -> list
         return _read_entries(b, jmp[0], int(m.group(2), 16), n, width, base=None)
     if not _REG.match(op):
         return []
-    return _relative(b, window, op, n)
+    return _relative(b, window, op, n, earlier)
 
 
-def _relative(b: Binary, window: list[Insn], reg: str, n: int) -> list[int]:
-    base_reg = table = None
-    for ins in reversed(window[:-1]):
-        mnem, op = ins[2], ins[3]
-        if table is None and mnem in ("movsxd", "mov"):
-            m = _REL_LOAD.match(op)
-            if m and _same_reg(m.group(1), reg):
-                base_reg, table = m.group(2), int(m.group(3) or "0", 16)
-        elif base_reg is not None and mnem == "lea" and op.startswith(base_reg + ","):
-            base = mem_target(ins)
-            if base is None:
-                return []
-            return _read_entries(b, window[-1][0], base + (table or 0), n, 4, base=base)
-    return []
+def _relative(b: Binary, window: list[Insn], reg: str, n: int, earlier: Iterable[Insn]) -> list[int]:
+    """``add R, B; jmp R`` with B = address of the table (gcc, clang) or the image base (MSVC).
+
+    The displacement of the load into R (``dword ptr [B + I*4 + D]``) locates the table relative
+    to B; without one the table starts at B, as in gcc's -O0 ``mov eax, [rdx + rax]`` form.
+    """
+    base_reg, disp = None, 0
+    body = window[:-1]
+    for k in range(len(body) - 1, -1, -1):
+        mnem, op = body[k][2], body[k][3]
+        if mnem == "add" and _same_reg(op.split(", ")[0], reg):
+            base_reg = op.split(", ")[-1]
+            disp = _load_disp(body[:k], reg, base_reg)
+            body = body[:k]
+            break
+    if base_reg is None or not _REG.match(base_reg):
+        return []
+    base = _lea_target(reversed(body), base_reg)
+    if base is None:
+        jmp_va = window[-1][0]
+        before = sorted((i for i in earlier if i[0] < jmp_va), key=lambda i: i[0], reverse=True)
+        base = _lea_target(before, base_reg)
+    if base is None:
+        return []
+    return _read_entries(b, window[-1][0], base + disp, n, 4, base=base)
+
+
+def _load_disp(body: list[Insn], reg: str, base_reg: str) -> int:
+    for ins in reversed(body):
+        if ins[2] in ("movsxd", "mov"):
+            m = _REL_LOAD.match(ins[3])
+            if m and _same_reg(m.group(1), reg) and _same_reg(m.group(2), base_reg):
+                return int(m.group(3) or "0", 16)
+    return 0
+
+
+def _lea_target(insns: Iterable[Insn], reg: str) -> int | None:
+    """Target of the first ``lea reg, [rip +/- d]`` in ``insns`` (None if another write comes first)."""
+    for ins in insns:
+        dest = ins[3].split(", ")[0]
+        if not _same_reg(dest, reg):
+            continue
+        return mem_target(ins) if ins[2] == "lea" else None
+    return None
 
 
 def _canon(r: str) -> str:

@@ -19,9 +19,11 @@ import numpy as np
 from attributor.disasm.decode import COND_JUMPS, RETURNS, STOPS, Decoder, Insn, imm_target, mem_target
 from attributor.disasm.jumptable import resolve_jump_table
 from attributor.disasm.prologue import scan_gaps
+from attributor.loading import packed
 from attributor.loading.binary import Binary
 
 MAX_BLOCKS = 20_000
+WORK_PER_CODE_BYTE = 4
 
 
 @dataclass
@@ -38,9 +40,12 @@ class Function:
 
     @property
     def extent(self) -> np.ndarray:
-        """int64 [n, 2] of (address, size) per instruction, computed once."""
+        """uint64 [n, 2] of (address, size) per instruction, computed once.
+
+        Unsigned: kernel images and hostile PE image bases map code at or above 2**63.
+        """
         if self._extent is None:
-            flat = np.fromiter((v for i in self.insns for v in (i[0], i[1])), np.int64, 2 * len(self.insns))
+            flat = np.fromiter((v for i in self.insns for v in (i[0], i[1])), np.uint64, 2 * len(self.insns))
             self._extent = flat.reshape(-1, 2)
         return self._extent
 
@@ -103,6 +108,10 @@ class Recoverer:
         self.known: set[int] = set()
         self.notes: list[str] = []
         self.bounds: dict[int, int] = {}  # block start -> jump-table index bound from `cmp r, N; ja`
+        # Total instructions all functions may hold. Compiled code needs about 0.3 per code byte
+        # (1.5 with shared tails); hostile layouts that make functions re-walk each other hit this.
+        self.budget = WORK_PER_CODE_BYTE * binary.code_bytes + 100_000
+        self.work = 0
 
     def seeds(self) -> list[int]:
         b = self.b
@@ -125,6 +134,9 @@ class Recoverer:
             self._drain(new)
         if len(self.functions) >= self.max_functions:
             self.notes.append(f"function limit {self.max_functions} reached; recovery incomplete")
+        covered = sum(e - a for a, e in self._covered_spans())
+        low = packed.coverage_reason(self.b.code_bytes, covered)
+        packed.add_reasons(self.b.warnings, [low] if low else [])
         return Program(self.b, self.functions, self.thunks, self.aliases, self.notes)
 
     def _covered_spans(self) -> list[tuple[int, int]]:
@@ -132,6 +144,10 @@ class Recoverer:
 
     def _drain(self, queue: list[int]) -> None:
         while queue and len(self.functions) < self.max_functions:
+            if self.work > self.budget:
+                if not any(n.startswith("recovery budget") for n in self.notes):
+                    self.notes.append(f"recovery budget of {self.budget} instructions exhausted; incomplete")
+                return
             start = queue.pop()
             if start in self.functions or start in self.thunks:
                 continue
@@ -178,12 +194,14 @@ class Recoverer:
                 if nxt not in seen_blocks:
                     seen_blocks.add(nxt)
                     todo.append(nxt)
+        truncated = truncated or len(insns) > self.max_insns
         if not insns:
             return None
         if truncated:
             self.notes.append(f"function 0x{start:x} truncated at {self.max_insns} instructions")
         fn = Function(start, [insns[a] for a in sorted(insns)], len(seen_blocks), calls, truncated)
         self.functions[start] = fn
+        self.work += len(insns)
         return fn
 
     def _block(self, va: int, start: int, insns: dict[int, Insn], calls: list[int]) -> list[int]:
@@ -191,9 +209,14 @@ class Recoverer:
         window: list[Insn] = []
         self._block_start = va
         cache, at = self.dec.cache, self.dec.at
+        self._insns = insns
+        known = self.known
         while va not in insns:  # stop where code this function already decoded begins
+            if va != start and va in known and window:
+                calls.append(va)  # fell through into another function: a tail, not our body
+                return []
             ins = cache.get(va) or at(va)
-            if ins is None:
+            if ins is None or len(insns) > self.max_insns:  # a huge straight-line block stops too
                 return []
             insns[va] = ins
             window.append(ins)
@@ -218,7 +241,9 @@ class Recoverer:
         if m == "jmp":
             t = imm_target(op)
             if t is None:
-                targets = resolve_jump_table(self.b, window, self.bounds.get(self._block_start))
+                targets = resolve_jump_table(
+                    self.b, window, self.bounds.get(self._block_start), self._insns.values()
+                )
                 return [t for t in targets if t == start or t not in self.known]
             if t != start and (t in self.known or t in self.thunks):
                 calls.append(t)  # tail call to a known function

@@ -19,6 +19,7 @@ from attributor.match.result import MatchResult, QueryFunction, RefMatch, Sample
 from attributor.store.base import CorpusIndex, Store
 
 MATCH_MIN = 0.5  # similarity from which two functions count as the same code (see docs/matching.md)
+RARITY_MIN = 0.40  # ... and from which a family counts as also having the function (rarity only)
 TOP_MATCHES = 5  # best matches listed per query function
 LSH_MIN_INSNS = 10  # smaller functions are too generic to propose candidates across a corpus
 _SIM_CHUNK = 1 << 20
@@ -26,7 +27,7 @@ _SIM_CHUNK = 1 << 20
 
 @dataclass
 class Pairs:
-    """Candidate pairs that passed ``MATCH_MIN``: query index, corpus index, similarity."""
+    """Candidate pairs that passed ``RARITY_MIN``: query index, corpus index, similarity."""
 
     q: np.ndarray
     f: np.ndarray
@@ -58,7 +59,7 @@ def pair_similarity(sig_q: np.ndarray, q: np.ndarray, sig_f: np.ndarray, f: np.n
 
 
 def find_pairs(fp: SampleFingerprint, index: CorpusIndex) -> Pairs:
-    """All (query function, corpus function) pairs with similarity >= ``MATCH_MIN``."""
+    """All (query function, corpus function) pairs with similarity >= ``RARITY_MIN``."""
     if fp.params != index.params:
         raise ParameterMismatch(
             f"sample fingerprinted with {fp.params.to_json()} but the corpus uses {index.params.to_json()}"
@@ -66,7 +67,7 @@ def find_pairs(fp: SampleFingerprint, index: CorpusIndex) -> Pairs:
     q_ids = np.flatnonzero(fp.n_insns >= max(fp.params.min_insns, LSH_MIN_INSNS))
     q, f = band_index(index).candidates(fp.minhash, q_ids)
     sim = pair_similarity(fp.minhash, q, index.minhash, f)
-    keep = sim >= MATCH_MIN
+    keep = sim >= RARITY_MIN
     return Pairs(q[keep], f[keep], sim[keep])
 
 
@@ -74,7 +75,9 @@ def match_sample(store: Store, fp: SampleFingerprint, top: int = TOP_MATCHES) ->
     """Match one fingerprinted sample against every sample in ``store``."""
     index = store.index()
     pairs = find_pairs(fp, index)
-    families, actors = rank_families(fp, index, pairs.q, pairs.f, pairs.sim)
+    families, actors = rank_families(fp, index, pairs.q, pairs.f, pairs.sim, MATCH_MIN)
+    strong = pairs.sim >= MATCH_MIN
+    pairs = Pairs(pairs.q[strong], pairs.f[strong], pairs.sim[strong])
     return MatchResult(
         sample=SampleInfo(
             sha256=fp.sha256,

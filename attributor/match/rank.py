@@ -53,29 +53,41 @@ def _distinct_per(q: np.ndarray, other: np.ndarray) -> np.ndarray:
 
 
 def pair_weights(
-    fp: SampleFingerprint, index: CorpusIndex, q: np.ndarray, f: np.ndarray, fam: np.ndarray, bg: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Evidence weight of every pair and the rarity count (families + background samples)."""
+    fp: SampleFingerprint, index: CorpusIndex, q: np.ndarray, f: np.ndarray, n_fams: np.ndarray
+) -> np.ndarray:
+    """Evidence weight of every pair given its rarity count (families + background samples)."""
     s_idx = index.sample_idx[f].astype(np.int64)
-    who = np.where(bg >= 0, -1 - bg, fam)  # each background sample counts as one more family
-    n_fams = _distinct_per(q, who)
     per_sample = _group_count(q, s_idx)
     per_ref = _group_count(f)
     size = np.minimum(1.0, fp.n_insns[q] / SIZE_FULL)
-    return size / (n_fams * np.maximum(per_sample, per_ref)), n_fams
+    return np.asarray(size / (n_fams * np.maximum(per_sample, per_ref)))
 
 
 def rank_families(
-    fp: SampleFingerprint, index: CorpusIndex, q: np.ndarray, f: np.ndarray, sim: np.ndarray
+    fp: SampleFingerprint,
+    index: CorpusIndex,
+    q: np.ndarray,
+    f: np.ndarray,
+    sim: np.ndarray,
+    match_min: float = 0.0,
 ) -> tuple[list[FamilyScore], list[ActorScore]]:
-    """Ranked family and actor scores for the pairs ``(q[i], f[i], sim[i])``."""
+    """Ranked family and actor scores for the pairs ``(q[i], f[i], sim[i])``.
+
+    Every pair counts for rarity; only pairs with ``sim >= match_min`` are evidence. A family
+    whose copy of a function differs more (another compiler, another version) still shares it.
+    """
     samples = index.samples
     names = sorted({s.family for s in samples})
     fam_of_sample = np.array([names.index(s.family) for s in samples], dtype=np.int64)
     bg_of_sample = np.array([i if s.library else -1 for i, s in enumerate(samples)], dtype=np.int64)
-    s_idx = index.sample_idx[f].astype(np.int64)
-    fam, bg = fam_of_sample[s_idx], bg_of_sample[s_idx]
-    weight, n_fams = pair_weights(fp, index, q, f, fam, bg)
+    s_all = index.sample_idx[f].astype(np.int64)
+    who = np.where(bg_of_sample[s_all] >= 0, -1 - bg_of_sample[s_all], fam_of_sample[s_all])
+    n_fams = _distinct_per(q, who)
+    strong = sim >= match_min
+    q, f, sim, n_fams = q[strong], f[strong], sim[strong], n_fams[strong]
+    s_idx = s_all[strong]
+    fam = fam_of_sample[s_idx]
+    weight = pair_weights(fp, index, q, f, n_fams)
     evidence = weight * sim
     order = np.lexsort((-evidence, fam, q))  # best pair first within each (query, family)
     first = np.r_[True, (q[order][1:] != q[order][:-1]) | (fam[order][1:] != fam[order][:-1])]
