@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-NORMALISATION_VERSION = 2
+NORMALISATION_VERSION = 3  # the whole recipe: normalisation, features, hashing
 
 
 @dataclass(frozen=True)
