@@ -227,7 +227,7 @@ def test_parameter_mismatch(demo_corpus, incident, params) -> None:
     with pytest.raises(ParameterMismatch):
         match_sample(store, fp)
     with pytest.raises(ParameterMismatch):
-        find_pairs(fp, store.index())
+        find_pairs(fp, store, store.index())
     with pytest.raises(ParameterMismatch):
         store.add_sample(fp, label(demo_corpus[0]))
     assert store.samples() == []

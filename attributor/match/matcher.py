@@ -13,15 +13,14 @@ import numpy as np
 
 from attributor.errors import ParameterMismatch
 from attributor.fingerprint.model import SampleFingerprint
-from attributor.match.lsh import BandIndex
 from attributor.match.rank import rank_families
 from attributor.match.result import MatchResult, QueryFunction, RefMatch, SampleInfo
 from attributor.store.base import CorpusIndex, Store
+from attributor.store.lsh import LSH_MIN_INSNS
 
 MATCH_MIN = 0.5  # similarity from which two functions count as the same code (see docs/matching.md)
 RARITY_MIN = 0.40  # ... and from which a family counts as also having the function (rarity only)
 TOP_MATCHES = 5  # best matches listed per query function
-LSH_MIN_INSNS = 10  # smaller functions are too generic to propose candidates across a corpus
 _SIM_CHUNK = 1 << 20
 
 
@@ -34,21 +33,6 @@ class Pairs:
     sim: np.ndarray
 
 
-_band_cache: dict[int, tuple[CorpusIndex, BandIndex]] = {}
-
-
-def band_index(index: CorpusIndex) -> BandIndex:
-    """The LSH index of ``index``, built once per loaded corpus index."""
-    hit = _band_cache.get(id(index))
-    if hit is not None and hit[0] is index:
-        return hit[1]
-    eligible = index.n_insns >= max(index.params.min_insns, LSH_MIN_INSNS)
-    bi = BandIndex(index.minhash, eligible, index.params)
-    _band_cache.clear()
-    _band_cache[id(index)] = (index, bi)
-    return bi
-
-
 def pair_similarity(sig_q: np.ndarray, q: np.ndarray, sig_f: np.ndarray, f: np.ndarray) -> np.ndarray:
     """b-bit MinHash similarity of the pairs ``(sig_q[q[i]], sig_f[f[i]])``, in bounded chunks."""
     out = np.empty(len(q), dtype=np.float32)
@@ -58,14 +42,14 @@ def pair_similarity(sig_q: np.ndarray, q: np.ndarray, sig_f: np.ndarray, f: np.n
     return np.clip((out - 1 / 256) / (1 - 1 / 256), 0.0, 1.0)
 
 
-def find_pairs(fp: SampleFingerprint, index: CorpusIndex) -> Pairs:
+def find_pairs(fp: SampleFingerprint, store: Store, index: CorpusIndex) -> Pairs:
     """All (query function, corpus function) pairs with similarity >= ``RARITY_MIN``."""
     if fp.params != index.params:
         raise ParameterMismatch(
             f"sample fingerprinted with {fp.params.to_json()} but the corpus uses {index.params.to_json()}"
         )
     q_ids = np.flatnonzero(fp.n_insns >= max(fp.params.min_insns, LSH_MIN_INSNS))
-    q, f = band_index(index).candidates(fp.minhash, q_ids)
+    q, f = store.candidates(fp.minhash, q_ids)
     sim = pair_similarity(fp.minhash, q, index.minhash, f)
     keep = sim >= RARITY_MIN
     return Pairs(q[keep], f[keep], sim[keep])
@@ -74,7 +58,7 @@ def find_pairs(fp: SampleFingerprint, index: CorpusIndex) -> Pairs:
 def match_sample(store: Store, fp: SampleFingerprint, top: int = TOP_MATCHES) -> MatchResult:
     """Match one fingerprinted sample against every sample in ``store``."""
     index = store.index()
-    pairs = find_pairs(fp, index)
+    pairs = find_pairs(fp, store, index)
     families, actors = rank_families(fp, index, pairs.q, pairs.f, pairs.sim, MATCH_MIN)
     strong = pairs.sim >= MATCH_MIN
     pairs = Pairs(pairs.q[strong], pairs.f[strong], pairs.sim[strong])

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from attributor.fingerprint.model import FingerprintParams, SampleFingerprint
+from attributor.store.lsh import BandIndex
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,19 @@ class Store(ABC):
     @abstractmethod
     def index(self) -> CorpusIndex:
         """All stored functions as columns (cached until the store changes)."""
+
+    def candidates(self, q_minhash: np.ndarray, q_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(query index, corpus function index) pairs that share an LSH band.
+
+        The default bands the in-memory :meth:`index` (built once per index); a distributed store
+        overrides this with its own bucket lookup and returns indices into its :meth:`index`.
+        """
+        index = self.index()
+        cached = getattr(self, "_band_index", None)
+        if cached is None or cached[0] is not index:
+            cached = (index, BandIndex.of(index.minhash, index.n_insns, index.params))
+            self._band_index = cached
+        return cached[1].candidates(q_minhash, q_ids)
 
     @abstractmethod
     def integrity_check(self) -> list[str]:

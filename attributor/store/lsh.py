@@ -13,6 +13,7 @@ import numpy as np
 from attributor.fingerprint.model import FingerprintParams
 
 MAX_BUCKET = 1024  # a band shared by more functions than this is boilerplate: it proposes nothing
+LSH_MIN_INSNS = 10  # smaller functions are too generic to propose candidates across a corpus
 
 
 def band_keys(minhash: np.ndarray, params: FingerprintParams) -> np.ndarray:
@@ -29,6 +30,11 @@ def band_keys(minhash: np.ndarray, params: FingerprintParams) -> np.ndarray:
 
 class BandIndex:
     """Sorted band keys of the eligible functions of a corpus."""
+
+    @classmethod
+    def of(cls, minhash: np.ndarray, n_insns: np.ndarray, params: FingerprintParams) -> BandIndex:
+        """The index over every function with at least ``LSH_MIN_INSNS`` instructions."""
+        return cls(minhash, n_insns >= max(params.min_insns, LSH_MIN_INSNS), params)
 
     def __init__(self, minhash: np.ndarray, eligible: np.ndarray, params: FingerprintParams):
         ids = np.flatnonzero(eligible)
