@@ -5,9 +5,13 @@ Contract:
     symlinks and anything that is not a regular file (a symlink named directly is followed);
   * the parent hashes each file first and skips SHA-256s already stored, so a re-run after a
     crash only redoes what is missing;
-  * fingerprinting runs in worker processes (forkserver/spawn, recycled every
-    ``MAX_TASKS_PER_CHILD`` files, because parsers of hostile input leak and crash); the parent is
+  * fingerprinting runs in limited worker processes (:mod:`attributor.isolation`: memory, CPU
+    time, wall clock and output size per file; forkserver/spawn; recycled every
+    ``max_tasks_per_child`` files, because parsers of hostile input leak and crash); the parent is
     the only writer, and writes in input order, so ids are deterministic whatever ``jobs`` is;
+  * a file that hits a worker limit is stored as ``incomplete`` with zero functions and a note
+    naming the limit (:attr:`IngestSummary.incomplete`, and a warning in the log); being stored,
+    it is skipped by later runs like any other sample (docs/limits.md);
   * a file that cannot be fingerprinted (typed error, unexpected exception, or a worker that
     dies on it) is recorded in :attr:`IngestSummary.failed`; the others carry on. Store errors abort.
 """
@@ -17,29 +21,26 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-import multiprocessing
 import os
 import stat
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from attributor.errors import AttributorError, FileAccessError
+from attributor.errors import FileAccessError
 from attributor.fingerprint.model import SampleFingerprint
+from attributor.isolation import WORKER_CRASHED, Outcome, WorkerLimits, WorkerPool, current_limits
 from attributor.store.base import Label, Store
 
 log = logging.getLogger(__name__)
 
-MAX_TASKS_PER_CHILD = 100
-WORKER_CRASHED = "WorkerCrashed"  # error_class of a file whose worker process died (signal, OOM)
+__all__ = ["WORKER_CRASHED", "IncompleteSample", "IngestFailure", "IngestSummary", "expand", "ingest"]
+
 Fingerprinter = Callable[..., SampleFingerprint]  # fingerprinter(path, blind=...) -> SampleFingerprint
 
 
@@ -49,25 +50,25 @@ class IngestFailure(NamedTuple):
     message: str
 
 
+class IncompleteSample(NamedTuple):
+    """A file stored with status ``incomplete``; ``limit`` names the worker limit it hit, if any."""
+
+    path: Path
+    limit: str  # "memory" | "cpu" | "wall" | "output", or "" when the fingerprinter capped something
+    notes: tuple[str, ...]
+
+
 @dataclass
 class IngestSummary:
     """What an ingest did. Files seen twice in one run count as ``skipped_existing``."""
 
-    added: int = 0
+    added: int = 0  # includes the incomplete ones
     skipped_existing: int = 0
     failed: list[IngestFailure] = field(default_factory=list)
+    incomplete: list[IncompleteSample] = field(default_factory=list)  # added, but status incomplete
     functions_added: int = 0
     seconds: float = 0.0  # wall clock
     cpu_seconds: float = 0.0  # sum of the workers' CPU time spent fingerprinting
-
-
-class _Outcome(NamedTuple):
-    """What a worker sends back: a fingerprint, or the class and message of what went wrong."""
-
-    fp: SampleFingerprint | None
-    error_class: str
-    message: str
-    cpu_seconds: float
 
 
 @dataclass
@@ -75,19 +76,7 @@ class _Task:
     seq: int  # position in write order
     path: Path
     label: Label
-    solo: bool = False  # run alone after a worker crash, to tell the culprit from bystanders
-
-
-def _fingerprint_one(fingerprinter: Fingerprinter, path: Path, blind: bool) -> _Outcome:
-    """Worker entry point: never raises, so one bad file cannot break the pool."""
-    start = time.process_time()
-    try:
-        fp = fingerprinter(path, blind=blind)
-        return _Outcome(fp, "", "", time.process_time() - start)
-    except AttributorError as e:
-        return _Outcome(None, type(e).__name__, str(e), time.process_time() - start)
-    except Exception as e:  # a bug on one input must not stop the corpus
-        return _Outcome(None, type(e).__name__, f"unexpected error: {e}", time.process_time() - start)
+    sha256: str
 
 
 def expand(items: Iterable[tuple[Path, Label]], summary: IngestSummary) -> list[tuple[Path, Label]]:
@@ -135,21 +124,14 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _mp_context() -> multiprocessing.context.BaseContext:
-    # Never fork: the parent holds an open SQLite connection and maybe threads.
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    return multiprocessing.get_context(method)
-
-
 class _Run:
     """One ingest: a bounded window of tasks in flight, results written in input order."""
 
-    def __init__(self, store: Store, files: list[tuple[Path, Label]], pool: _Pool) -> None:
+    def __init__(self, store: Store, files: list[tuple[Path, Label]], pool: WorkerPool) -> None:
         self.store, self.pool, self.jobs, self.files = store, pool, pool.jobs, iter(files)
         self.summary = IngestSummary()
-        self.inflight: dict[Future[_Outcome], _Task] = {}
-        self.ready: dict[int, tuple[_Task, _Outcome]] = {}
-        self.suspects: deque[_Task] = deque()
+        self.inflight: dict[int, _Task] = {}
+        self.ready: dict[int, tuple[_Task, Outcome]] = {}
         self.hashes: set[str] = set()
         self.next_seq = self.next_write = 0
         self.advance: Callable[[], None] = lambda: None
@@ -159,23 +141,19 @@ class _Run:
             self._fill()
             if not self.inflight:
                 return
-            for fut in wait(self.inflight, return_when=FIRST_COMPLETED).done:
-                self._collect(fut)
+            for key, outcome in self.pool.next_results():
+                seq = cast(int, key)
+                self.ready[seq] = (self.inflight.pop(seq), outcome)
             self._flush()
 
     def _fill(self) -> None:
-        if self.suspects:  # after a crash, retry in-flight files one by one to find the culprit
-            if not self.inflight:
-                suspect = self.suspects.popleft()
-                suspect.solo = True
-                self.inflight[self.pool.submit(suspect.path)] = suspect
-            return
         window = 4 * self.jobs  # bounds results buffered behind a slow file
         while len(self.inflight) < 2 * self.jobs and self.next_seq - self.next_write < window:
             task = self._next_task()
             if task is None:
                 return
-            self.inflight[self.pool.submit(task.path)] = task
+            self.inflight[task.seq] = task
+            self.pool.submit(task.seq, task.path, sha256=task.sha256)
 
     def _next_task(self) -> _Task | None:
         """Hash files until one is new; records unreadable and already-stored ones."""
@@ -191,22 +169,8 @@ class _Run:
                 continue
             self.hashes.add(sha)
             self.next_seq += 1
-            return _Task(self.next_seq - 1, path, label)
+            return _Task(self.next_seq - 1, path, label, sha)
         return None
-
-    def _collect(self, fut: Future[_Outcome]) -> None:
-        task = self.inflight.pop(fut)
-        try:
-            outcome = fut.result()
-        except BrokenProcessPool:
-            self.pool.broken = True
-            if not task.solo:
-                self.suspects.append(task)
-                return
-            outcome = _Outcome(None, WORKER_CRASHED, "the worker process died on this file", 0.0)
-        except Exception as e:  # e.g. a result that cannot be pickled back
-            outcome = _Outcome(None, type(e).__name__, f"unexpected error: {e}", 0.0)
-        self.ready[task.seq] = (task, outcome)
 
     def _flush(self) -> None:
         while self.next_write in self.ready:
@@ -215,41 +179,29 @@ class _Run:
             self.summary.cpu_seconds += outcome.cpu_seconds
             if outcome.fp is None:
                 self._fail(task.path, outcome.error_class, outcome.message)
-            elif self.store.add_sample(outcome.fp, task.label):
+                continue
+            if self.store.add_sample(outcome.fp, task.label):
                 self.summary.added += 1
                 self.summary.functions_added += outcome.fp.n_functions
-                self.advance()
+                if outcome.fp.status != "complete":
+                    self._incomplete(task.path, outcome)
             else:
                 self.summary.skipped_existing += 1
-                self.advance()
+            self.advance()
+
+    def _incomplete(self, path: Path, outcome: Outcome) -> None:
+        assert outcome.fp is not None
+        notes = tuple(outcome.fp.notes)
+        self.summary.incomplete.append(IncompleteSample(path, outcome.limit, notes))
+        if outcome.limit:  # nothing of the sample's code is in the corpus: say so
+            log.warning("%s: stored as incomplete: %s", path, "; ".join(notes))
+        else:
+            log.info("%s: stored as incomplete: %s", path, "; ".join(notes))
 
     def _fail(self, path: Path, error_class: str, message: str) -> None:
         log.info("ingest: %s failed: %s: %s", path, error_class, message)
         self.summary.failed.append(IngestFailure(path, error_class, message))
         self.advance()
-
-
-class _Pool:
-    """A ProcessPoolExecutor started on first use and replaced when a worker death breaks it."""
-
-    def __init__(self, jobs: int, fingerprinter: Fingerprinter, blind: bool) -> None:
-        self.jobs, self.fingerprinter, self.blind = jobs, fingerprinter, blind
-        self.executor: ProcessPoolExecutor | None = None
-        self.broken = False
-
-    def submit(self, path: Path) -> Future[_Outcome]:
-        if self.executor is None or self.broken:
-            self.shutdown(wait=False)
-            self.broken = False
-            self.executor = ProcessPoolExecutor(
-                self.jobs, mp_context=_mp_context(), max_tasks_per_child=MAX_TASKS_PER_CHILD
-            )
-        return self.executor.submit(_fingerprint_one, self.fingerprinter, path, self.blind)
-
-    def shutdown(self, wait: bool, cancel: bool = False) -> None:
-        if self.executor is not None:
-            self.executor.shutdown(wait=wait, cancel_futures=cancel)
-            self.executor = None
 
 
 def _progress(enabled: bool) -> Progress:
@@ -271,6 +223,7 @@ def ingest(
     blind: bool = False,
     progress: bool = True,
     fingerprinter: Fingerprinter | None = None,
+    limits: WorkerLimits | None = None,
 ) -> IngestSummary:
     """Fingerprint ``items`` (files or folders) and add them to ``store``.
 
@@ -280,9 +233,12 @@ def ingest(
         progress: show a progress bar on stderr (only when stderr is a terminal).
         fingerprinter: a picklable top-level function ``f(path, blind=...) -> SampleFingerprint``;
             defaults to :func:`attributor.pipeline.fingerprint_path`.
+        limits: per-file limits of the worker processes; defaults to
+            :func:`attributor.isolation.current_limits` (the CLI's ``--max-memory``/``--timeout``).
 
     Raises:
         StoreError / ParameterMismatch: the store refused a write (nothing after it is written).
+        WorkerStartError: the memory limit is too small for a worker process to start at all.
 
     Example:
         >>> summary = ingest(store, [(Path("corpus/emotet"), Label("emotet"))])  # doctest: +SKIP
@@ -295,16 +251,11 @@ def ingest(
     early = IngestSummary()
     files = expand(items, early)
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(files) or 1))
-    pool = _Pool(jobs, fingerprinter, blind)
-    run = _Run(store, files, pool)
-    run.summary.failed.extend(early.failed)
-    with _progress(progress) as bar:
-        run.advance = functools.partial(bar.advance, bar.add_task("ingest", total=len(files)))
-        try:
+    with WorkerPool(fingerprinter, jobs, limits or current_limits(), blind=blind) as pool:
+        run = _Run(store, files, pool)
+        run.summary.failed.extend(early.failed)
+        with _progress(progress) as bar:
+            run.advance = functools.partial(bar.advance, bar.add_task("ingest", total=len(files)))
             run.run()
-        except BaseException:
-            pool.shutdown(wait=False, cancel=True)
-            raise
-        pool.shutdown(wait=True)
     run.summary.seconds = time.monotonic() - started
     return run.summary

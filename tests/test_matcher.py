@@ -299,3 +299,14 @@ def test_similarity_matrix_against_a_pool(demo_corpus) -> None:
     assert len(own) >= 5
     wins = sum(int(owner[int(np.argmax(s[i]))] == FAMILIES.index("aurora")) for i in own)
     assert wins / len(own) >= 0.8
+
+
+def test_query_without_any_pair_ranks_nothing(demo_corpus) -> None:
+    """An empty store, or a query sharing nothing, gives an empty ranking (not an error)."""
+    from attributor.store.memory import MemoryStore
+
+    sample = demo_corpus[0]
+    fp = fingerprint(sample.path, blind=True)
+    result = match_sample(MemoryStore(), fp)
+    assert result.families == [] and result.actors == []
+    assert result.corpus_samples == 0 and len(result.functions) == fp.n_functions

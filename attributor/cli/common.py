@@ -9,19 +9,25 @@ Exit codes are decided here and nowhere else (see docs/exit-codes.md):
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import math
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.console import Console
 
 from attributor.errors import E_INTERNAL, AttributorError
+
+if TYPE_CHECKING:
+    from attributor.isolation import WorkerLimits
 
 E_PARTIAL = 4  # some inputs failed, the others were processed
 E_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
@@ -138,13 +144,123 @@ def db_option(f: F) -> F:
 
 
 def jobs_option(f: F) -> F:
+    """``-j/--jobs N``, plus the worker limit options (:func:`limit_options`) that go with workers."""
     return click.option(
         "--jobs",
         "-j",
         type=click.IntRange(min=1),
         default=None,
         help="Worker processes for fingerprinting [default: one per CPU].",
-    )(f)
+    )(limit_options(f))
+
+
+_UNLIMITED = ("0", "none", "off", "unlimited")
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?", re.IGNORECASE)
+
+
+class ByteSize(click.ParamType):
+    """``2G``, ``512MiB``, ``1500000`` (bytes; K/M/G/T are powers of 1024); ``0``/``none``: no limit."""
+
+    name = "size"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        text = str(value).strip()
+        if text.lower() in _UNLIMITED:
+            return 0
+        m = _SIZE.fullmatch(text)
+        if m is None:
+            self.fail(f"{value!r} is not a size such as 2G, 512M or 1000000", param, ctx)
+        scale = 1024 ** " kmgt".index((m.group(2) or " ").lower())
+        return int(float(m.group(1)) * scale)
+
+
+class Seconds(click.ParamType):
+    """A positive number of seconds; ``0``/``none``: no limit."""
+
+    name = "seconds"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        text = str(value).strip().lower().removesuffix("s").strip()
+        if text in _UNLIMITED:
+            return 0.0
+        try:
+            seconds = float(text)
+        except ValueError:
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        if not (seconds >= 0 and math.isfinite(seconds)):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        return seconds
+
+
+def worker_limits_from(memory: int | None, cpu: float | None, wall: float | None) -> WorkerLimits:
+    """Limits from option values: ``None`` = not given (default), 0 = no limit.
+
+    ``--max-cpu`` follows ``--timeout`` when only the timeout is given, so raising the timeout is
+    never silently capped by the default CPU limit.
+    """
+    from attributor.isolation import DEFAULT_WORKER_LIMITS
+
+    d = DEFAULT_WORKER_LIMITS
+    if cpu is None and wall is not None:
+        cpu = wall
+    return dataclasses.replace(
+        d,
+        memory_bytes=d.memory_bytes if memory is None else (memory or None),
+        cpu_seconds=d.cpu_seconds if cpu is None else (math.ceil(cpu) or None),
+        wall_seconds=d.wall_seconds if wall is None else (wall or None),
+    )
+
+
+def _set_limit(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """Fold one limit option into the command's :class:`WorkerLimits`, made current for its run."""
+    from attributor.isolation import using_limits
+
+    given = ctx.meta.setdefault("attributor.limit_options", {})
+    given[param.name] = value
+    limits = worker_limits_from(given.get("max_memory"), given.get("max_cpu"), given.get("timeout"))
+    ctx.with_resource(using_limits(limits))  # undone when the command's context closes
+
+
+def limit_options(f: F) -> F:
+    """``--max-memory``, ``--max-cpu`` and ``--timeout``: each sample's worker limits (docs/limits.md).
+
+    They are not passed to the command: the resulting limits are what
+    :func:`attributor.isolation.current_limits` returns while the command runs.
+    """
+    options = (
+        (
+            "--max-memory",
+            "ATTRIBUTOR_MAX_MEMORY",
+            ByteSize(),
+            "Address space of each worker process, e.g. 4G; 0 = no limit [default: 2G].",
+        ),
+        (
+            "--max-cpu",
+            "ATTRIBUTOR_MAX_CPU",
+            Seconds(),
+            "CPU seconds per sample; 0 = no limit [default: 120, or --timeout when that is given].",
+        ),
+        (
+            "--timeout",
+            "ATTRIBUTOR_TIMEOUT",
+            Seconds(),
+            "Wall-clock seconds per sample before its worker is killed; 0 = no limit [default: 180].",
+        ),
+    )
+    for name, envvar, kind, help_text in reversed(options):
+        f = click.option(
+            name,
+            type=kind,
+            default=None,
+            envvar=envvar,
+            show_envvar=True,
+            expose_value=False,
+            callback=_set_limit,
+            help=help_text,
+        )(f)
+    return f
 
 
 def blind_option(f: F) -> F:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from contextlib import closing
+import dataclasses
+import time
+from contextlib import ExitStack, closing
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -23,7 +25,8 @@ from attributor.cli.common import (
 from attributor.store.base import Label
 
 if TYPE_CHECKING:
-    from attributor.ingest import IngestSummary
+    from attributor.ingest import IngestFailure, IngestSummary
+    from attributor.store.base import Store
 
 
 @click.group("corpus")
@@ -50,7 +53,10 @@ def add(
     jobs: int | None,
     blind: bool,
 ) -> None:
-    """Fingerprint PATH... (files or folders) and store them under one label.
+    """Fingerprint PATH... (files, folders, archives) and store them under one label.
+
+    Zip (password 'infected'), tar and gzip/bzip2/xz archives, given or found in a folder, are
+    extracted to a temporary folder and their members ingested; see docs/archives.md.
 
     \b
     Example:
@@ -80,14 +86,114 @@ def import_(manifest: Path, db: str | None, jobs: int | None, blind: bool) -> No
 
 def run_ingest(items: list[tuple[Path, Label]], db: str | None, jobs: int | None, blind: bool) -> None:
     """Open (or create) the store, ingest, print the summary; exit 0, 4, or the first failure's code."""
-    from attributor.ingest import ingest
     from attributor.store.open import open_store, resolve_db_path
 
     with open_store(resolve_db_path(db), create=True) as store:
-        summary = ingest(store, items, jobs=jobs, blind=blind, progress=not get_state().quiet)
+        summary = ingest_with_archives(store, items, jobs=jobs, blind=blind, progress=not get_state().quiet)
     code = report_ingest(summary)
     if code:
         click.get_current_context().exit(code)
+
+
+def ingest_with_archives(
+    store: Store, items: list[tuple[Path, Label]], jobs: int | None, blind: bool, progress: bool
+) -> IngestSummary:
+    """:func:`attributor.ingest.ingest`, with every archive among ``items`` (or in their folders) expanded.
+
+    Members are extracted to a temporary folder (:func:`attributor.archive.open_archive`) and
+    ingested with their archive's label and ``source="<archive>!<member name, escaped>"``, in
+    batches of at most ``max_total_bytes`` extracted bytes, whose temporary files are removed once
+    stored. A failed member is reported as ``<archive>!<member>``; an archive that cannot be
+    opened, or holds no file, is one failure. Failures keep the input order.
+    """
+    from attributor.archive import DEFAULT_ARCHIVE_LIMITS, is_archive
+    from attributor.ingest import IngestSummary, expand
+
+    started = time.monotonic()
+    total = IngestSummary()
+    batch = _Batch()
+    try:
+        for path, label in expand(items, total):
+            if not is_archive(path):
+                batch.add_file(path, label)
+                continue
+            batch.add_archive(path, label)
+            if batch.extracted >= DEFAULT_ARCHIVE_LIMITS.max_total_bytes:
+                _add_up(total, batch.ingest(store, jobs=jobs, blind=blind, progress=progress))
+                batch.close()
+                batch = _Batch()
+        _add_up(total, batch.ingest(store, jobs=jobs, blind=blind, progress=progress))
+    finally:
+        batch.close()
+    total.seconds = time.monotonic() - started
+    return total
+
+
+class _Batch:
+    """Files ingested together, and the open archives whose extracted members are among them."""
+
+    def __init__(self) -> None:
+        self.stack = ExitStack()
+        self.items: list[tuple[Path, Label]] = []
+        self.order: dict[Path, int] = {}  # input position of every file and archive, for failures
+        self.shown: dict[Path, Path] = {}  # temporary member file -> "<archive>!<member>"
+        self.failed: list[IngestFailure] = []
+        self.extracted = 0
+
+    def add_file(self, path: Path, label: Label) -> None:
+        self.order.setdefault(path, len(self.order))
+        self.items.append((path, label))
+
+    def add_archive(self, path: Path, label: Label) -> None:
+        from attributor.archive import open_archive
+        from attributor.ingest import IngestFailure
+
+        self.order.setdefault(path, len(self.order))
+        try:
+            contents = self.stack.enter_context(open_archive(path))
+        except errors.AttributorError as e:
+            self.failed.append(IngestFailure(path, type(e).__name__, str(e)))
+            return
+        for skipped in contents.skipped:
+            get_state().info(f"attributor: {path}!{skipped.name_escaped}: skipped ({skipped.reason})")
+        if not contents.members:
+            why = f"{path}: no file to ingest in the archive ({len(contents.skipped)} entries skipped)"
+            self.failed.append(IngestFailure(path, errors.ArchiveError.__name__, why))
+        for member in contents:
+            shown = Path(f"{path}!{member.name_escaped}")
+            self.order[member.path], self.shown[member.path] = len(self.order), shown
+            self.items.append((member.path, dataclasses.replace(label, source=str(shown))))
+            self.extracted += member.size
+
+    def ingest(self, store: Store, **options: Any) -> IngestSummary:
+        from attributor.ingest import IngestSummary, ingest
+
+        part = ingest(store, self.items, **options) if self.items else IngestSummary()
+        part.failed = sorted([*self.failed, *part.failed], key=lambda f: self.order.get(f.path, -1))
+        for f in dataclasses.fields(part):  # failures, incomplete samples ...: name the member
+            value = getattr(part, f.name)
+            if isinstance(value, list):
+                setattr(part, f.name, [self._shown(item) for item in value])
+        return part
+
+    def _shown(self, item: Any) -> Any:
+        """``item`` (a NamedTuple with ``path``) naming ``<archive>!<member>`` instead of a temporary file."""
+        shown = self.shown.get(getattr(item, "path", None))  # type: ignore[arg-type]
+        if shown is None:
+            return item
+        message = getattr(item, "message", None)
+        if isinstance(message, str):
+            return item._replace(path=shown, message=message.replace(str(item.path), str(shown)))
+        return item._replace(path=shown)
+
+    def close(self) -> None:
+        self.stack.close()
+
+
+def _add_up(total: IngestSummary, part: IngestSummary) -> None:
+    """Add ``part``'s counts, times and failure lists to ``total``."""
+    for f in dataclasses.fields(part):
+        setattr(total, f.name, getattr(total, f.name) + getattr(part, f.name))
 
 
 def report_ingest(summary: IngestSummary) -> int:

@@ -22,6 +22,7 @@ from attributor.match.matcher import TOP_MATCHES
 from attributor.render.json import render_json
 from attributor.report.document import MatchReport
 from attributor.store.base import Label
+from attributor.util.atomic import atomic_write_text
 
 DEFAULT_OUT = Path("demo-out")
 BUILD_DIRS = ("corpus", "incident")
@@ -92,8 +93,5 @@ def fresh_db(out: Path) -> Path:
 
 
 def write_text(path: Path, text: str) -> Path:
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as e:
-        raise FileAccessError(f"{path}: {e.strerror or e}") from None
-    return path
+    """Write ``text`` to ``path`` atomically: a kill leaves the previous report or the new one."""
+    return atomic_write_text(path, text)

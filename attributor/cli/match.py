@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -15,13 +19,19 @@ from attributor.cli.common import (
     exit_code_for,
     format_option,
     get_state,
+    limit_options,
     out_console,
     with_path,
 )
-from attributor.errors import FileAccessError, InputError
+from attributor.errors import FileAccessError, InputError, LimitExceeded
 from attributor.match.matcher import TOP_MATCHES
 from attributor.report.document import MatchDocument, MatchReport
 from attributor.store.base import Store
+
+if TYPE_CHECKING:
+    from attributor.fingerprint.model import SampleFingerprint
+    from attributor.isolation import WorkerPool
+    from attributor.match.result import MatchResult
 
 
 @click.command("match")
@@ -36,12 +46,15 @@ from attributor.store.base import Store
     show_default=True,
     help="Best reference matches listed per query function.",
 )
+@limit_options
 @common_flags
 def match(samples: tuple[Path, ...], db: str | None, blind: bool, fmt: str, top: int) -> None:
     """Attribute SAMPLE... to families and actors; the report goes to stdout.
 
     With --format json the output is always one attributor.match-report/1 object whose
     'results' list holds one attributor.match/1 document per sample that could be analysed.
+    Each sample is analysed in a worker process with memory, CPU and time limits
+    (docs/limits.md); a sample that hits one is reported with status 'incomplete' and exits 12.
 
     \b
     Example:
@@ -55,7 +68,8 @@ def match(samples: tuple[Path, ...], db: str | None, blind: bool, fmt: str, top:
         docs, errors = match_all(store, samples, blind=blind, top=top, db_info=path.name)
     if docs:
         emit(MatchReport.of(docs, __version__), fmt)
-    code = exit_code_for(len(docs), [e.exit_code for e in errors])
+    ok = sum(1 for doc in docs if not stopped_by_limit(doc))
+    code = exit_code_for(ok, [e.exit_code for e in errors])
     if code:
         click.get_current_context().exit(code)
 
@@ -65,29 +79,133 @@ def match_all(
 ) -> tuple[list[MatchDocument], list[InputError | FileAccessError]]:
     """Match each sample; a sample that cannot be analysed is reported on stderr and skipped.
 
+    Samples are fingerprinted one at a time in a limited worker process (the limits current for
+    this command, :func:`attributor.isolation.current_limits`). One that hits a limit is kept in
+    the report, marked ``incomplete``, and also counted as a failure (:class:`LimitExceeded`,
+    exit 12): with no function recovered, "no family attributed" would be no answer at all.
     Store errors (missing db, parameter mismatch) are not per-sample: they propagate.
     """
-    state = get_state()
+    from attributor.isolation import WorkerPool
+    from attributor.pipeline import fingerprint_path
+
     docs: list[MatchDocument] = []
     errors: list[InputError | FileAccessError] = []
-    for sample in samples:
-        state.info(f"attributor: matching {sample}")
-        try:
-            docs.append(match_one(store, sample, blind=blind, top=top, db_info=db_info))
-        except (InputError, FileAccessError) as err:
-            click.echo(f"attributor: error: {with_path(sample, err)}", err=True)
-            errors.append(err)
+    with WorkerPool(fingerprint_path, 1, blind=blind, params=store.params) as pool:
+        for sample in samples:
+            try:
+                with _expanded(sample) as members:
+                    for shown, path in members:
+                        _match_into(store, shown, path, blind, top, db_info, pool, docs, errors)
+            except (InputError, FileAccessError) as err:  # the archive itself is unreadable
+                click.echo(f"attributor: error: {with_path(sample, err)}", err=True)
+                errors.append(err)
     return docs, errors
 
 
-def match_one(store: Store, sample: Path, blind: bool, top: int, db_info: str | None) -> MatchDocument:
-    """Fingerprint ``sample`` with the store's parameters, match it, and build its document."""
-    from attributor.match.matcher import match_sample
-    from attributor.pipeline import fingerprint_path
+@contextmanager
+def _expanded(sample: Path) -> Iterator[list[tuple[Path, Path]]]:
+    """``[(name shown to the user, file to analyse)]``: the sample itself, or an archive's members.
 
-    fp = fingerprint_path(sample, blind=blind, params=store.params)
-    result = match_sample(store, fp, top=top)
+    Members live in a temporary folder for the duration of the ``with`` block
+    (see :mod:`attributor.archive`); their names are shown escaped, never used as paths.
+    """
+    from attributor.archive import is_archive, open_archive
+
+    if not sample.is_file() or not is_archive(sample):
+        yield [(sample, sample)]
+        return
+    state = get_state()
+    with open_archive(sample) as contents:
+        for skipped in contents.skipped:
+            state.info(f"attributor: {sample}!{skipped.name_escaped}: skipped ({skipped.reason})")
+        yield [(Path(f"{sample}!{m.name_escaped}"), m.path) for m in contents]
+
+
+def _match_into(
+    store: Store,
+    shown: Path,
+    path: Path,
+    blind: bool,
+    top: int,
+    db_info: str | None,
+    pool: WorkerPool,
+    docs: list[MatchDocument],
+    errors: list[InputError | FileAccessError],
+) -> None:
+    """Match one file, appending its document or its error (reported under ``shown``)."""
+    state = get_state()
+    state.info(f"attributor: matching {shown}")
+    try:
+        doc = match_one(store, path, blind=blind, top=top, db_info=db_info, pool=pool)
+    except (InputError, FileAccessError) as err:
+        if shown != path:
+            err = type(err)(str(err).replace(str(path), str(shown)))
+        click.echo(f"attributor: error: {with_path(shown, err)}", err=True)
+        errors.append(err)
+        return
+    docs.append(doc)
+    if stopped_by_limit(doc):
+        limit = LimitExceeded(f"{'; '.join(doc.sample.notes)} (reported with status incomplete)")
+        click.echo(f"attributor: error: {with_path(shown, limit)}", err=True)
+        errors.append(limit)
+    elif doc.sample.status != "complete":
+        state.info(f"attributor: warning: {shown}: incomplete: {'; '.join(doc.sample.notes)}")
+
+
+def stopped_by_limit(doc: MatchDocument) -> bool:
+    """The sample's analysis was stopped by a worker limit (memory, CPU, wall clock, output)."""
+    from attributor.isolation import is_limit_note
+
+    return doc.sample.status != "complete" and any(is_limit_note(n) for n in doc.sample.notes)
+
+
+def match_one(
+    store: Store,
+    sample: Path,
+    blind: bool,
+    top: int,
+    db_info: str | None,
+    pool: WorkerPool | None = None,
+) -> MatchDocument:
+    """Fingerprint ``sample`` with the store's parameters, match it, and build its document.
+
+    The fingerprinting runs in ``pool`` (made with the same ``blind`` and the store's params), or
+    in a fresh worker with the current limits when no pool is given.
+    """
+    from attributor.isolation import fingerprint_isolated
+    from attributor.match.matcher import match_sample
+
+    if pool is not None:
+        fp = pool.fingerprint(sample)
+    else:
+        fp = fingerprint_isolated(sample, blind=blind, params=store.params)
+    result = match_sample(store, fp, top=top) if fp.n_functions else _nothing_to_match(store, fp)
     return MatchDocument.from_result(result, __version__, db_info=db_info)
+
+
+def _nothing_to_match(store: Store, fp: SampleFingerprint) -> MatchResult:
+    """The result for a query without functions (e.g. stopped by a limit): it shares nothing."""
+    from attributor.match.result import MatchResult, SampleInfo
+
+    records = store.samples()
+    return MatchResult(
+        sample=SampleInfo(
+            sha256=fp.sha256,
+            format=fp.format,
+            arch=fp.arch,
+            size=fp.size,
+            n_functions=0,
+            coverage=round(fp.coverage, 4),
+            status=fp.status,
+            notes=list(fp.notes),
+        ),
+        families=[],
+        actors=[],
+        functions=[],
+        corpus_samples=len(records),
+        corpus_functions=sum(r.n_functions for r in records),
+        params=json.dumps(asdict(store.params), sort_keys=True),
+    )
 
 
 def emit(report: MatchReport, fmt: str) -> None:

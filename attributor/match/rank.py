@@ -82,11 +82,13 @@ def rank_families(
     bg_of_sample = np.array([i if s.library else -1 for i, s in enumerate(samples)], dtype=np.int64)
     s_all = index.sample_idx[f].astype(np.int64)
     who = np.where(bg_of_sample[s_all] >= 0, -1 - bg_of_sample[s_all], fam_of_sample[s_all])
-    n_fams = _distinct_per(q, who)
+    n_fams = _distinct_per(q, who) if len(q) else np.zeros(0, np.int64)
     strong = sim >= match_min
     q, f, sim, n_fams = q[strong], f[strong], sim[strong], n_fams[strong]
     s_idx = s_all[strong]
     fam = fam_of_sample[s_idx]
+    if len(q) == 0:
+        return [], []
     weight = pair_weights(fp, index, q, f, n_fams)
     evidence = weight * sim
     order = np.lexsort((-evidence, fam, q))  # best pair first within each (query, family)
