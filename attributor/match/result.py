@@ -25,7 +25,7 @@ class FunctionPair:
     ref_address: int
     similarity: float
     n_families: int  # distinct families (each library/goodware sample counts as one) sharing it
-    weight: float  # rarity weight in [0, 1]: 1 / n_families, 0 when background code has it
+    weight: float  # evidence weight in [0, 1]: rarity x specificity x size (attributor.match.rank)
 
 
 @dataclass
@@ -36,7 +36,7 @@ class FamilyScore:
     shared_functions: int
     shared_bytes: int
     matchable_fraction: float  # shared_bytes / bytes of the query's matchable functions
-    unique_functions: int  # pairs with weight == 1 (no other family or background has them)
+    unique_functions: int  # pairs only this family has, with weight >= 0.5 and similarity >= 0.6
     attributed: bool  # passes the decision rule (see attributor.match.rank)
     best_sample: str
     library: bool
