@@ -97,7 +97,7 @@ def _mnemonic(m: str) -> str:
 class Recoverer:
     """Recursive-descent function recovery over one :class:`Binary`."""
 
-    def __init__(self, binary: Binary, max_functions: int = 200_000, max_insns: int = 50_000):
+    def __init__(self, binary: Binary, max_functions: int = 200_000, max_insns: int = 250_000):
         self.b = binary
         self.dec = Decoder(binary)
         self.max_functions = max_functions
@@ -276,6 +276,6 @@ class Recoverer:
             return
 
 
-def recover(binary: Binary, max_functions: int = 200_000, max_insns: int = 50_000) -> Program:
+def recover(binary: Binary, max_functions: int = 200_000, max_insns: int = 250_000) -> Program:
     """Recover the functions of ``binary`` (see module docstring)."""
     return Recoverer(binary, max_functions, max_insns).run()

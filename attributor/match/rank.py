@@ -8,7 +8,9 @@ weight*::
     specificity(q, r) = 1 / max(#functions of s that q matches, #query functions that match r)
     size(q)           = min(1, instructions(q) / SIZE_FULL)
 
-Rarity keeps runtime and widely shared library code from carrying an attribution. Specificity
+Rarity keeps runtime and widely shared library code from carrying an attribution; a function
+shared by more than ``COMMON_FAMILIES`` families (each background sample counting as one) is common
+code: it stays in the per-function matches of the report but is no family's evidence. Specificity
 is the one-to-one principle of copied code: a function that matches a dozen functions of one
 sample, or a reference function that a dozen query functions match, is a generic pattern (e.g.
 unoptimised accessor wrappers), not a copy. Size reflects how little a tiny function can prove.
@@ -31,6 +33,8 @@ from attributor.store.base import CorpusIndex, SampleRecord
 SCORE_MIN = 5.0
 UNIQUE_MIN = 3
 SIZE_FULL = 24
+COMMON_SIM = 0.7  # ... unless the copy is this close
+COMMON_FAMILIES = 4  # a function more families (+ background samples) share is common code
 UNIQUE_WEIGHT = 0.5  # a pair counts as unique evidence from this weight on (one-to-one, not tiny)
 UNIQUE_SIM = 0.6  # ... and this similarity (chance matches in a large corpus reach ~0.55)
 
@@ -83,7 +87,8 @@ def rank_families(
     s_all = index.sample_idx[f].astype(np.int64)
     who = np.where(bg_of_sample[s_all] >= 0, -1 - bg_of_sample[s_all], fam_of_sample[s_all])
     n_fams = _distinct_per(q, who) if len(q) else np.zeros(0, np.int64)
-    strong = sim >= match_min
+    # common code is evidence for no one, unless the copy is close enough to stand for itself
+    strong = (sim >= match_min) & ((n_fams <= COMMON_FAMILIES) | (sim >= COMMON_SIM))
     q, f, sim, n_fams = q[strong], f[strong], sim[strong], n_fams[strong]
     s_idx = s_all[strong]
     fam = fam_of_sample[s_idx]
