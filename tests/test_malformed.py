@@ -47,6 +47,8 @@ from attributor.loading.packed import ENTROPY_PACKED, entropy, is_packed
 from attributor.pipeline import fingerprint_bytes, fingerprint_path
 
 MAX_SECONDS = 2.0
+MAX_INSNS = DEFAULT_LIMITS.max_insns_per_function
+LOW_INSNS = Limits(max_insns_per_function=50_000)
 RNG_BYTES = random.Random(0x5EED).randbytes(64 * 1024)  # incompressible: stands in for packed code
 SECTION_HEADER = 40
 
@@ -156,6 +158,7 @@ class Loads:
     status: str | None = None
     packed: bool | None = False  # None: either
     check: Callable[[SampleFingerprint], bool] | None = None
+    limits: Limits = DEFAULT_LIMITS
 
 
 Expect = Fails | Loads
@@ -167,8 +170,10 @@ def assert_one_line(err: BaseException) -> None:
     assert msg and "\n" not in msg and "\r" not in msg and len(msg) < 400, repr(msg)
 
 
-def run_case(data: bytes, expect: Expect, limits: Limits = DEFAULT_LIMITS) -> SampleFingerprint | None:
+def run_case(data: bytes, expect: Expect, limits: Limits | None = None) -> SampleFingerprint | None:
     """Fingerprint ``data`` and check the outcome against ``expect`` (and the time limit)."""
+    if limits is None:
+        limits = expect.limits if isinstance(expect, Loads) else DEFAULT_LIMITS
     started = time.monotonic()
     try:
         fp: SampleFingerprint | None = fingerprint_bytes(data, blind=True, limits=limits)
@@ -288,19 +293,19 @@ SCRATCH: list[tuple[str, Recipe, Expect]] = [
     ),
     ("elf-call-into-data", lambda b: _call_into_data(), Loads(check=lambda fp: fp.n_functions == 1)),
     (
-        "huge-function-300k-insns",
-        lambda b: mini_elf(b"\x83\xc0\x01" * 300_000 + RET),
-        Loads(("truncated at 250000 instructions",), status="incomplete", packed=None),
+        "huge-function-over-the-limit",  # one straight-line block: the limit holds inside a block too
+        lambda b: mini_elf(b"\x83\xc0\x01" * (MAX_INSNS + 1000) + RET),
+        Loads((f"truncated at {MAX_INSNS} instructions",), status="incomplete", packed=None),
     ),
     (
-        "huge-function-mixed-260k",
-        lambda b: mini_elf(_huge_straight_line(260_000)),
-        Loads(("truncated",), status="incomplete", packed=None),
+        "huge-function-mixed-over-a-lower-limit",
+        lambda b: mini_elf(_huge_straight_line(20_000)),
+        Loads(("truncated at 50000 instructions",), status="incomplete", packed=None, limits=LOW_INSNS),
     ),
     (
-        "huge-function-49k-fits",
+        "huge-function-just-fits",
         lambda b: mini_elf(_huge_straight_line(16_000)),
-        Loads(status="complete", check=lambda fp: int(fp.n_insns.max()) == 48_001),
+        Loads(status="complete", check=lambda fp: int(fp.n_insns.max()) == 48_001, limits=LOW_INSNS),
     ),
     (
         "overlap-jmp-into-own-operand",
@@ -932,7 +937,7 @@ def test_ingest_folder_of_bad_files_keeps_the_good_ones(bases: Bases, tmp_path: 
     folder = tmp_path / "incoming"
     folder.mkdir()
     good = {"good.elf": mini_elf(X64_MAIN), "good.exe": _imports_pe(), "good-real.elf": bases.elf}
-    odd = {"packed.exe": _upx_pe(bases), "huge.elf": mini_elf(b"\x83\xc0\x01" * 60_000 + RET)}
+    odd = {"packed.exe": _upx_pe(bases), "huge.elf": mini_elf(b"\x83\xc0\x01" * (MAX_INSNS + 1000) + RET)}
     bad = {
         "invoice.pdf": NON_EXECUTABLES[0][1](bases),
         "photo.jpg": NON_EXECUTABLES[1][1](bases),

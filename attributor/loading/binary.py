@@ -96,3 +96,44 @@ class Binary:
     def code_bytes(self) -> int:
         """Executable bytes backed by the file: the denominator of coverage."""
         return sum(min(len(s.data), s.vsize) for s in self.code_sections)
+
+
+# -- loader warnings (one line each; they end up in the sample's notes and in reports) -----------
+
+
+def decode_name(name: str | bytes) -> str:
+    """A name from LIEF as text: LIEF hands back ``bytes`` when a name is not valid UTF-8."""
+    return name.decode("latin-1") if isinstance(name, bytes) else str(name)
+
+
+def printable(name: str, limit: int = 40) -> str:
+    """A section name as it may appear in a note: escaped, short, never more than one line."""
+    out = "".join(c if " " <= c < "\x7f" else f"\\x{ord(c) & 0xFF:02x}" for c in name[:limit])
+    return out + ("..." if len(name) > limit else "")
+
+
+def listing(names: list[str], limit: int = 3) -> str:
+    """``"section .text"``, ``"sections .a, .b and 2 more"``."""
+    shown = ", ".join(printable(n) for n in names[:limit])
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return f"section{'s' if len(names) > 1 else ''} {shown}{more}"
+
+
+def overlap_warnings(sections: list[Section]) -> list[str]:
+    """One warning naming sections whose virtual ranges overlap (the Windows loader refuses these).
+
+    Lookups then resolve an address to the section starting last at or below it.
+    """
+    pairs: list[str] = []
+    widest: Section | None = None
+    for s in sorted(sections, key=lambda s: s.va):
+        if s.vsize == 0:
+            continue
+        if widest is not None and s.va < widest.end:
+            pairs.append(f"{printable(s.name)} at 0x{s.va:x} inside {printable(widest.name)}")
+        if widest is None or s.end > widest.end:
+            widest = s
+    if not pairs:
+        return []
+    more = f" and {len(pairs) - 3} more" if len(pairs) > 3 else ""
+    return [f"overlapping sections: {'; '.join(pairs[:3])}{more}"]

@@ -8,7 +8,7 @@ from typing import Any
 import lief
 
 from attributor.errors import MalformedBinary
-from attributor.loading.binary import Section
+from attributor.loading.binary import Section, decode_name, listing
 from attributor.loading.ehframe import eh_frame_hdr_starts, eh_frame_starts
 
 _X = lief.ELF.Section.FLAGS.EXECINSTR
@@ -22,7 +22,8 @@ def parse_elf(data: bytes, blind: bool) -> dict[str, Any]:
     elf = lief.ELF.parse(io.BytesIO(data))
     if elf is None:
         raise MalformedBinary("ELF headers could not be parsed")
-    sections = _sections(elf, data)
+    warnings: list[str] = []
+    sections = _sections(elf, data, warnings)
     if not sections:
         raise MalformedBinary("ELF maps no loadable bytes")
     entry = int(elf.entrypoint) or None
@@ -34,12 +35,14 @@ def parse_elf(data: bytes, blind: bool) -> dict[str, Any]:
         "local_slots": _local_slots(elf),
         "symbols": {} if blind else _symbols(elf),
         "unwind_starts": _unwind_starts(elf, data, sections),
+        "warnings": warnings,
     }
 
 
-def _sections(elf: Any, data: bytes) -> list[Section]:
+def _sections(elf: Any, data: bytes, warnings: list[str]) -> list[Section]:
     """Allocated sections when section headers exist, else PT_LOAD segments."""
     out: list[Section] = []
+    cut: list[str] = []
     if 0 < len(elf.sections) <= MAX_SECTIONS:
         for s in elf.sections:
             if not s.has(_ALLOC) or s.virtual_address == 0 or s.size == 0:
@@ -47,19 +50,33 @@ def _sections(elf: Any, data: bytes) -> list[Section]:
             nobits = s.type == lief.ELF.Section.TYPE.NOBITS
             off = int(s.offset)
             body = b"" if nobits or off >= len(data) else data[off : off + int(s.size)]
-            out.append(
-                Section(s.name or f"sect_{len(out)}", int(s.virtual_address), int(s.size), body, s.has(_X))
-            )
+            name = decode_name(s.name) or f"sect_{len(out)}"
+            if not nobits and off + int(s.size) > len(data):
+                cut.append(name)
+            out.append(Section(name, int(s.virtual_address), int(s.size), body, s.has(_X)))
     if out:
+        _warn_cut(cut, warnings)
         return out
+    cut.clear()
+    n_headers = int(elf.header.numberof_sections)
+    why = "no section headers" if n_headers == 0 else f"{n_headers} section headers unusable"
+    warnings.append(f"ELF with {why}; code taken from PT_LOAD segments")
     for seg in elf.segments:
         if seg.type != lief.ELF.Segment.TYPE.LOAD or seg.virtual_size == 0:
             continue
         off = int(seg.file_offset)
         body = data[off : off + int(seg.physical_size)] if off < len(data) else b""
+        if off + int(seg.physical_size) > len(data):
+            cut.append(f"load_{len(out)}")
         ex = seg.has(lief.ELF.Segment.FLAGS.X)
         out.append(Section(f"load_{len(out)}", int(seg.virtual_address), int(seg.virtual_size), body, ex))
+    _warn_cut(cut, warnings)
     return out
+
+
+def _warn_cut(cut: list[str], warnings: list[str]) -> None:
+    if cut:
+        warnings.append(f"file data past the end of the file, truncated: {listing(cut)}")
 
 
 def _imports(elf: Any) -> dict[int, str]:
@@ -75,7 +92,7 @@ def _imports(elf: Any) -> dict[int, str]:
             continue
         sym = r.symbol
         if sym.name and sym.shndx == 0:
-            out[int(r.address)] = sym.name
+            out[int(r.address)] = decode_name(sym.name)
     return out
 
 
@@ -92,7 +109,7 @@ def _symbols(elf: Any) -> dict[int, str]:
     out: dict[int, str] = {}
     for s in elf.symbols:
         if s.is_function and s.value and s.shndx != 0:
-            out.setdefault(int(s.value), s.name)
+            out.setdefault(int(s.value), decode_name(s.name))
     return out
 
 

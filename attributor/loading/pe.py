@@ -9,7 +9,7 @@ import lief
 import numpy as np
 
 from attributor.errors import MalformedBinary, UnsupportedFormat
-from attributor.loading.binary import Section
+from attributor.loading.binary import Section, decode_name, listing, overlap_warnings
 
 _EXEC = lief.PE.Section.CHARACTERISTICS.MEM_EXECUTE
 _CODE = lief.PE.Section.CHARACTERISTICS.CNT_CODE
@@ -24,11 +24,14 @@ def parse_pe(data: bytes, blind: bool) -> dict[str, Any]:
         raise MalformedBinary("PE headers could not be parsed")
     base = int(pe.optional_header.imagebase)
     _reject_dotnet(pe)
-    if len(pe.sections) == 0:
+    # The header's count: LIEF stops reading after 1,000 section headers.
+    n_sections = max(int(pe.header.numberof_sections), len(pe.sections))
+    if n_sections == 0:
         raise MalformedBinary("PE without sections")
-    if len(pe.sections) > MAX_SECTIONS:
-        raise MalformedBinary(f"PE with {len(pe.sections)} sections (Windows accepts at most {MAX_SECTIONS})")
-    sections = _sections(pe, data, base)
+    if n_sections > MAX_SECTIONS:
+        raise MalformedBinary(f"PE with {n_sections} sections (Windows accepts at most {MAX_SECTIONS})")
+    warnings: list[str] = []
+    sections = _sections(pe, data, base, warnings)
     entry_rva = int(pe.optional_header.addressof_entrypoint)
     return {
         "image_base": base,
@@ -37,6 +40,7 @@ def parse_pe(data: bytes, blind: bool) -> dict[str, Any]:
         "imports": _imports(pe, base),
         "symbols": {} if blind else _exports(pe, base),
         "unwind_starts": _pdata_starts(pe, data, base, sections),
+        "warnings": warnings + overlap_warnings(sections),
     }
 
 
@@ -54,28 +58,31 @@ def _reject_dotnet(pe: Any) -> None:
         raise UnsupportedFormat(".NET assembly (IL only): no native code to analyse")
 
 
-def _sections(pe: Any, data: bytes, base: int) -> list[Section]:
+def _sections(pe: Any, data: bytes, base: int, warnings: list[str]) -> list[Section]:
     out: list[Section] = []
+    cut: list[str] = []
     for s in pe.sections:
         off, raw = int(s.pointerto_raw_data), int(s.sizeof_raw_data)
         vsize = int(s.virtual_size) or raw
         body = data[off : off + min(raw, vsize)] if off < len(data) else b""
         ex = s.has_characteristic(_EXEC) or s.has_characteristic(_CODE)
-        raw_name = s.name  # LIEF hands back bytes when the name is not valid UTF-8
-        name = raw_name.decode("latin-1") if isinstance(raw_name, bytes) else raw_name
-        name = name.rstrip("\0") or f"sect_{len(out)}"
+        name = decode_name(s.name).rstrip("\0") or f"sect_{len(out)}"
+        if raw and off + raw > len(data):
+            cut.append(name)
         out.append(Section(name, base + int(s.virtual_address), vsize, body, bool(ex)))
+    if cut:
+        warnings.append(f"raw data past the end of the file: {listing(cut)}")
     return out
 
 
 def _imports(pe: Any, base: int) -> dict[int, str]:
     out: dict[int, str] = {}
     for imp in pe.imports:
-        dll = imp.name.lower()
+        dll = decode_name(imp.name).lower()
         for e in imp.entries:
             if not e.iat_address:
                 continue
-            name = f"{dll}#{e.ordinal}" if e.is_ordinal else e.name
+            name = f"{dll}#{e.ordinal}" if e.is_ordinal else decode_name(e.name)
             out[base + int(e.iat_address)] = name
     return out
 
@@ -86,7 +93,7 @@ def _exports(pe: Any, base: int) -> dict[int, str]:
     out = {}
     for e in pe.get_export().entries:
         if not e.is_extern and e.address:
-            out[base + int(e.address)] = e.name or f"ord_{e.ordinal}"
+            out[base + int(e.address)] = decode_name(e.name) or f"ord_{e.ordinal}"
     return out
 
 

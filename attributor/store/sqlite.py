@@ -147,13 +147,30 @@ def _record(row: tuple) -> SampleRecord:
     )  # fmt: skip
 
 
-def _describe(path: Path, e: sqlite3.Error) -> str:
+def _lenient_text(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    """SQLite quotes names from damaged pages verbatim: keep messages to one printable line."""
+    text = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _describe(path: Path, e: sqlite3.Error | UnicodeDecodeError) -> str:
     """One line for a SQLite failure, with the fix where we know it."""
-    text = str(e)
+    if isinstance(e, UnicodeDecodeError):
+        return f"{path}: database is corrupt (a text value is not UTF-8); restore a backup or re-ingest it"
+    text = _one_line(str(e))
     if "locked" in text or "busy" in text:
         return f"{path}: database is locked by another process (waited {BUSY_TIMEOUT_S:.0f} s)"
     if isinstance(e, sqlite3.DatabaseError) and ("malformed" in text or "not a database" in text):
         return f"{path}: database is corrupt ({text}); restore a backup or re-ingest the corpus"
+    if "disk is full" in text or "disk I/O error" in text:  # ENOSPC; EFBIG (file size limit) is an I/O error
+        return (
+            f"{path}: cannot write the database ({text}: disk full, file size limit or device error); "
+            "samples committed so far are kept, free space and run again"
+        )
     return f"{path}: {text}"
 
 
@@ -238,7 +255,8 @@ class SQLiteStore(Store):
         if check or (check is None and size <= QUICK_CHECK_MAX_BYTES):
             problems = self._quick_check()
             if problems:
-                raise StoreError(f"{self.path}: database is corrupt ({problems[0]}); restore a backup")
+                first = _one_line(problems[0])
+                raise StoreError(f"{self.path}: database is corrupt ({first}); restore a backup")
         self._enable_wal()
         c.execute("PRAGMA synchronous = NORMAL")
         c.execute("PRAGMA foreign_keys = ON")
@@ -304,7 +322,12 @@ class SQLiteStore(Store):
         return stored
 
     def _quick_check(self) -> list[str]:
-        rows = [str(r[0]) for r in self._conn.execute("PRAGMA quick_check(20)")]
+        # Problem lines quote names from damaged pages, which need not be UTF-8.
+        self._conn.text_factory = _lenient_text
+        try:
+            rows = [str(r[0]) for r in self._conn.execute("PRAGMA quick_check(20)")]
+        finally:
+            self._conn.text_factory = str
         return [] if rows == ["ok"] else [r for r in rows if not r.startswith("*** in database")]
 
     # -- plumbing ---------------------------------------------------------------------------------
@@ -315,6 +338,8 @@ class SQLiteStore(Store):
         try:
             yield
         except sqlite3.Error as e:
+            raise StoreError(_describe(self.path, e)) from None
+        except UnicodeDecodeError as e:  # a TEXT value that is not UTF-8: we never write one
             raise StoreError(_describe(self.path, e)) from None
 
     @contextmanager
@@ -399,7 +424,7 @@ class SQLiteStore(Store):
             with self._lock, self._transaction("DEFERRED"):
                 problems = [f"sqlite: {p}" for p in self._quick_check()]
                 problems += self._row_problems()
-        except sqlite3.Error as e:
+        except (sqlite3.Error, UnicodeDecodeError) as e:
             problems = [_describe(self.path, e)]
         return problems
 
