@@ -67,7 +67,13 @@ def parse_manifest(path: str | os.PathLike[str]) -> list[tuple[Path, Label]]:
         rows = _jsonl_rows(text) if first.startswith("{") else _csv_rows(text)
         return _labelled(manifest, rows)
     except _LineErrorAt as e:
-        raise ManifestError(f"{manifest}:{e.lineno}: {e.message}") from None
+        raise ManifestError(f"{manifest}:{e.lineno}: {_one_line(e.message)}") from None
+
+
+def _one_line(message: str, limit: int = 300) -> str:
+    """Control characters escaped (a quoted newline stays on the line), long values cut."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+    return text if len(text) <= limit else text[:limit] + f"...[cut, {len(text)} chars]"
 
 
 class _LineErrorAt(Exception):
@@ -154,7 +160,10 @@ def _item(manifest: Path, lineno: int, row: dict[str, object]) -> tuple[Path, La
     """One validated ``(path, label)``; raises ``_LineError`` with what is wrong."""
     path = _text(row, "path", required=True)
     family = _text(row, "family", required=True)
-    file = Path(path).expanduser()
+    try:
+        file = Path(path).expanduser()
+    except RuntimeError:  # `~name/...` for a user this machine does not have
+        raise _LineError(f"path {path!r}: cannot expand ~ (no such user)") from None
     if not file.is_absolute():
         file = manifest.parent / file
     return file, Label(

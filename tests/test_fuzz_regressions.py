@@ -32,37 +32,15 @@ BUDGET_S = {
     "indicators": (2.0, 2000),
 }
 # Crash inputs whose fix lies outside the loader/disasm/store: kept as strict xfails until fixed.
-KNOWN = {
+# (All fixed so far: the high-address, manifest and refang crashes replay as regular tests.)
+KNOWN: set[str] = set()
+HIGH_ADDRESS = [  # images mapped at or above 2**63: once a crash in loader, disasm and fingerprint
     "loader/elf-vaddr-above-2p63.elf",
     "loader/pe-imagebase-above-2p63.exe",
     "loader/pe-imagebase-near-2p64.exe",
-}
-# Manifest crash inputs (attributor/manifest.py): file -> (exception, what is wrong and the fix).
-KNOWN_MANIFEST = {
-    "manifest/tilde-unknown-user.csv": (
-        RuntimeError,
-        "Path(path).expanduser() raises RuntimeError for `~name/...` when no user `name` exists; "
-        "fix: catch it in _item and raise a _LineError naming the user",
-    ),
-    "manifest/header-with-newline.csv": (
-        AssertionError,
-        "the header error quotes the header fields unescaped, so a quoted newline in a CSV header "
-        "makes a multi-line ManifestError; fix: quote values with json.dumps / escape them",
-    ),
-}
-KNOWN_INDICATORS = {
-    "indicators/idn-label-refanged-twice.txt": (
-        AssertionError,
-        "attributor/indicators/canon.py: refang rewrites `hxxp` inside a host label, so the canonical "
-        "value x://xn--hxxp-94d/ canonicalises again to x://xn--http-94d/; fix: refang hxxp/fxp only "
-        "in scheme position (followed by s?, then : or [:] or ://)",
-    ),
-}
-KNOWN_FINGERPRINT_BUG = (
-    "attributor/fingerprint/sample.py builds the addresses column with dtype=np.int64, so an image "
-    "mapped at or above 2**63 raises OverflowError; fix: np.array([...], dtype=np.uint64).view(np.int64) "
-    "(the store already wraps addresses modulo 2**64)"
-)
+]
+KNOWN_MANIFEST: dict[str, tuple[type[BaseException], str]] = {}
+KNOWN_INDICATORS: dict[str, tuple[type[BaseException], str]] = {}
 
 
 def harness(name: str) -> ModuleType:
@@ -138,33 +116,6 @@ def test_crash_input_is_handled(path: Path) -> None:
     harness(path.parent.name).test_one_input(path.read_bytes())
 
 
-@pytest.mark.parametrize("path", crash_inputs(known=True))
-@pytest.mark.xfail(strict=True, raises=OverflowError, reason=KNOWN_FINGERPRINT_BUG)
-def test_known_crash_input(path: Path) -> None:
-    harness(path.parent.name).test_one_input(path.read_bytes())
-
-
-@pytest.mark.parametrize(
-    ("key", "exc", "why"),
-    [pytest.param(k, e, w, id=k, marks=pytest.mark.xfail(strict=True, raises=e, reason=w))
-     for k, (e, w) in KNOWN_MANIFEST.items()],
-)  # fmt: skip
-def test_known_manifest_crash_input(key: str, exc: type[BaseException], why: str) -> None:
-    """Found by fuzz_manifest under atheris; open in attributor/manifest.py (see KNOWN_MANIFEST)."""
-    harness("manifest").test_one_input((CRASHES / key).read_bytes())
-
-
-@pytest.mark.parametrize(
-    ("key", "exc", "why"),
-    [pytest.param(k, e, w, id=k, marks=pytest.mark.xfail(strict=True, raises=e, reason=w))
-     for k, (e, w) in KNOWN_INDICATORS.items()],
-)  # fmt: skip
-def test_known_indicators_crash_input(key: str, exc: type[BaseException], why: str) -> None:
-    """Found by fuzz_indicators under atheris; open in attributor/indicators/canon.py."""
-    harness("indicators").test_one_input((CRASHES / key).read_bytes())
-
-
-@pytest.mark.xfail(strict=True, reason=KNOWN_INDICATORS["indicators/idn-label-refanged-twice.txt"][1])
 def test_refang_leaves_host_names_alone() -> None:
     """The same bug seen directly: a domain that merely contains `hxxp` is another domain."""
     from attributor.indicators.canon import canon_domain, canon_url
@@ -173,7 +124,7 @@ def test_refang_leaves_host_names_alone() -> None:
     assert canon_url("hxxp://hxxp-tools.com/").value == "http://hxxp-tools.com/"
 
 
-@pytest.mark.parametrize("path", crash_inputs(known=True))
+@pytest.mark.parametrize("path", [CRASHES / k for k in HIGH_ADDRESS], ids=HIGH_ADDRESS)
 def test_high_addresses_load_and_recover(path: Path) -> None:
     """The loader and disassembler half of the high-address crash is fixed: code mapped at or above
     2**63 loads, is recovered with unsigned extents, and sections past 2**64 are cut with a note."""

@@ -72,7 +72,8 @@ def fingerprint_binary(binary: Binary, params: FingerprintParams, limits: Limits
         size=binary.size,
         code_bytes=binary.code_bytes,
         covered_bytes=prog.covered_bytes,
-        addresses=np.array([f.start for f in funcs], dtype=np.int64),
+        # addresses at or above 2**63 (kernel-style images) keep their bits in the int64 column
+        addresses=np.array([f.start for f in funcs], dtype=np.uint64).view(np.int64),
         sizes=np.array([f.size for f in funcs], dtype=np.int32),
         n_insns=np.array([len(f.insns) for f in funcs], dtype=np.int32),
         n_blocks=np.array([f.n_blocks for f in funcs], dtype=np.int32),

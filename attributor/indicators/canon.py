@@ -102,9 +102,11 @@ class _Notes:
 # -- refang --------------------------------------------------------------------------------------
 
 _BR_OPEN, _BR_CLOSE = r"[\[\(\{]", r"[\]\)\}]"
+_SCHEME_END = r"(?=\s*(?:\[:\]|\(:\)|\{:\}|:))"  # followed by a (defanged) colon
 _REFANG: tuple[tuple[re.Pattern[str], str, str], ...] = (
-    (re.compile(r"\bh(?:xx|\*\*|XX|xX|Xx)p(s?)(?=\W|$)", re.I), r"http\1", "hxxp -> http"),
-    (re.compile(r"\bf[x*]p(s?)(?=\W|$)", re.I), r"ftp\1", "fxp -> ftp"),
+    # only in scheme position: `hxxp-tools.com` is another domain, not a defanged one
+    (re.compile(r"\bh(?:xx|\*\*|XX|xX|Xx)p(s?)" + _SCHEME_END, re.I), r"http\1", "hxxp -> http"),
+    (re.compile(r"\bf[x*]p(s?)" + _SCHEME_END, re.I), r"ftp\1", "fxp -> ftp"),
     (re.compile(rf"{_BR_OPEN}\s*:\s*//\s*{_BR_CLOSE}"), "://", "[://] -> ://"),
     (re.compile(rf"\s*{_BR_OPEN}\s*(?:\.|dot)\s*{_BR_CLOSE}\s*", re.I), ".", "[.] -> ."),
     (re.compile(rf"{_BR_OPEN}\s*:\s*{_BR_CLOSE}"), ":", "[:] -> :"),
