@@ -1,0 +1,1 @@
+"""Evidence beyond shared code: crypto, capabilities, indicators, infrastructure."""
