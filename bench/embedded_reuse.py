@@ -61,6 +61,7 @@ def plan(settings: Settings, references: list[Reference], queries: list[Query]) 
             {"id": r.id, "path": str(r.path), "family": r.family, "runtime": r.runtime} for r in references
         ],
         "queries": [{"id": q.id, "path": str(stripped[q.id])} for q in queries],
+        "store": str(settings.work / f"attributor-references-{settings.mode}.sqlite"),  # attributor only
     }
     return p
 

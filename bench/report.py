@@ -60,11 +60,16 @@ def _header(s: dict) -> str:
         "",
         f"    {s['command']}",
         "",
+        "It builds the datasets and the peers' venv on first use (see `bench/README.md`). "
+        "Rerun it to refresh this page; `--quick` is a smoke test whose numbers are not comparable.",
+        "",
         f"* Date: {s['date']}",
         f"* Machine: {env['cpu']}, {env['cores']} cores, {env['memory_gib']:.0f} GiB RAM, {env['platform']}",
         f"* Python {env['python']}; {versions}",
         f"* Datasets: {s['datasets']}",
-        f"* Raw results: `{s['raw_json']}` (under the cache, not in git)",
+        "* Code: " + ", ".join(f"{k} sha256 `{v}`" for k, v in s.get("code", {}).items()),
+        f"* Raw results: `{s['raw_json']}` (under the cache, not in git); the run took "
+        f"{s.get('wall_minutes', 0):.0f} minutes",
     ]
     return "\n".join(lines)
 
@@ -100,6 +105,8 @@ def _method(s: dict) -> str:
             "and make no decision, so they get ranking metrics in embedded-reuse only.",
             "* Queries of dataset B are given to every tool as `strip --strip-all` copies; the original "
             "`.symtab` is read only by the scorer (function-level table).",
+            "* Addresses: both tools report PE functions at ImageBase + RVA and ELF functions at their "
+            "virtual address, the ground truth's convention (checked: see the function-start table).",
         ]
     )
 
@@ -109,6 +116,8 @@ def _method(s: dict) -> str:
 
 def _function_match(fm: dict) -> str:
     tools = [t for t in ("attributor", "mcrit") if t in fm["ranking"]]
+    if not tools:
+        return "## 1. Function matching across toolchains (dataset A)\n\n(no tool ran)"
     out = [
         "## 1. Function matching across toolchains (dataset A)",
         "",
@@ -423,7 +432,8 @@ def _speed(sp: dict) -> str:
         "CPU seconds are `process_time` in one process, one file at a time. Functions are counted as "
         "each tool recovered them, so MiB of input per CPU-second is the tool-independent rate. "
         "Query latency = disassembly/fingerprint + matching of one query file against the dataset-B "
-        "reference index. Ratio = attributor / MCRIT.",
+        "reference index. Ratio = attributor / MCRIT. Runners run under `nice`; on a shared machine "
+        "wall seconds depend on the other load, CPU seconds do not.",
         "",
         table(["measure", "attributor", "SMDA + MCRIT", "ratio"], rows),
     ]
@@ -477,7 +487,8 @@ def _latency_rows(a: dict | None, m: dict | None, ratio: dict) -> list[list[obje
         ],
         ["query latency, median wall s", a.get("wall_median_s"), m.get("wall_median_s"), None],
         [
-            f"query of ~2,000 functions ({short_query(an.get('query', mn.get('query', '?')))}): CPU s",
+            f"one query of ~2,000 functions ({short_query(an.get('query', mn.get('query', '?')))}, "
+            f"{an.get('n_functions', '?')} / {mn.get('n_functions', '?')} functions): CPU s",
             an.get("cpu_s"),
             mn.get("cpu_s"),
             _safe_div(an.get("cpu_s"), mn.get("cpu_s")),

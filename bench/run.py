@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import fcntl
 import json
 import logging
 import os
 import platform
 import shlex
 import sys
+import time
 from pathlib import Path
+from typing import IO
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -35,6 +38,7 @@ from bench.procs import REPO_ROOT
 from bench.tools import ToolRun, run_tool
 
 log = logging.getLogger("bench")
+DEFAULT_OUTPUT = REPO_ROOT / "docs" / "benchmarks.md"
 
 
 def parse_args(argv: list[str]) -> Settings:
@@ -60,7 +64,12 @@ def parse_args(argv: list[str]) -> Settings:
         "--reuse", action="store_true", help="reuse results of identical jobs (same code) from earlier runs"
     )
     ap.add_argument("--skip-attributor", action="store_true", help="run the peers only")
-    ap.add_argument("--output", type=Path, default=Path("docs/benchmarks.md"))
+    ap.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="default docs/benchmarks.md (with --quick: <cache>/bench/benchmarks-quick.md)",
+    )
     args = ap.parse_args(argv)
     only = tuple(t for t in args.only.split(",") if t)
     peers = tuple(p for p in args.peers.split(",") if p)
@@ -82,9 +91,16 @@ def parse_args(argv: list[str]) -> Settings:
         pool_size=args.pool_size,
         seed=args.seed,
         reuse=args.reuse,
-        output=args.output,
+        output=_output(args),
         command=command,
     )
+
+
+def _output(args: argparse.Namespace) -> Path:
+    """``--output``, else docs/benchmarks.md; a quick run never overwrites the published page."""
+    if args.output is not None:
+        return args.output.absolute()
+    return (args.cache / "bench" / "benchmarks-quick.md").absolute() if args.quick else DEFAULT_OUTPUT
 
 
 def display(path: Path) -> str:
@@ -180,13 +196,28 @@ def environment(versions: dict[str, str]) -> dict:
     }
 
 
+def exclusive(work: Path) -> IO[str]:
+    """Hold ``<work>/run.lock``: two runs on one cache would overwrite each other's jobs and store."""
+    work.mkdir(parents=True, exist_ok=True)
+    fh = open(work / "run.lock", "w")  # noqa: SIM115 - held until the process exits
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise SystemExit(
+            f"another bench run is using {display(work)}; wait for it or use another --cache"
+        ) from None
+    return fh
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr
     )
     settings = parse_args(argv)
+    lock = exclusive(settings.work)
     os.chdir(REPO_ROOT)
+    started = time.perf_counter()
     tools = list(settings.tools)
     runs: list[dict] = []
     tasks: dict = {}
@@ -204,7 +235,9 @@ def main(argv: list[str] | None = None) -> int:
     if settings.wants("speed"):
         tasks["speed"] = speed.summarise(fm[1], er[1], fm[2], er[2])
     summary = build_summary(settings, tasks, runs, fm[1] if fm else {}, er[1] if er else {})
+    summary["wall_minutes"] = (time.perf_counter() - started) / 60
     write_outputs(settings, summary)
+    lock.close()
     return 0
 
 
@@ -227,10 +260,20 @@ def build_summary(
         "datasets": f"`{display(settings.datasets)}` (function-match, embedded-reuse)",
         "raw_json": display(settings.work / "latest.json"),
         "mcrit_score_check": check,
+        "code": _code_digests([*fm_runs.values(), *er_runs.values()]),
         "tasks": tasks,
         "runs": runs,
         "notes": status_notes(fm_runs, er_runs),
     }
+
+
+def _code_digests(tool_runs: list[ToolRun]) -> dict[str, str]:
+    """The digests of the code each kind of runner ran with (two values if it changed mid-run)."""
+    kinds: dict[str, set[str]] = {}
+    for tr in tool_runs:
+        kind = "attributor sources + runner" if tr.tool == "attributor" else "peer runners + pins"
+        kinds.setdefault(kind, set()).add(tr.code)
+    return {k: " / ".join(sorted(v)) for k, v in kinds.items()}
 
 
 def status_notes(fm_runs: dict[str, ToolRun], er_runs: dict[str, ToolRun]) -> list[str]:
@@ -239,16 +282,17 @@ def status_notes(fm_runs: dict[str, ToolRun], er_runs: dict[str, ToolRun]) -> li
     for task, tool_runs in (("function-match", fm_runs), ("embedded-reuse", er_runs)):
         for tool, tr in tool_runs.items():
             files = {**tr.result.get("binaries", {}), **tr.result.get("references", {})}
-            bad = sorted(k for k, v in files.items() if v.get("status") not in (None, "ok", "complete"))
-            if bad:
-                notes.append(f"{task} / {tool}: not analysed completely: {', '.join(bad)}")
+            for name, v in sorted(files.items()):
+                if v.get("status") not in (None, "ok", "complete"):
+                    why = "; ".join(v.get("notes", [])) or v["status"]
+                    notes.append(f"{task} / {tool}: `{name}` not analysed completely ({why})")
     return notes
 
 
 def write_outputs(settings: Settings, summary: dict) -> None:
     settings.work.mkdir(parents=True, exist_ok=True)
     (settings.work / "latest.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
-    out = settings.output if settings.output.is_absolute() else REPO_ROOT / settings.output
+    out = settings.output
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(report.render(summary), encoding="utf-8")
     log.info("wrote %s and %s", display(out), display(settings.work / "latest.json"))

@@ -36,28 +36,42 @@ def ingest(tool: str, per_file: dict[str, dict], sizes: dict[str, int]) -> dict:
     }
 
 
-def latency(queries: dict[str, dict]) -> dict:
+def near_target(queries: dict[str, dict]) -> str | None:
+    """The query whose function count is closest to ``LATENCY_TARGET_FUNCTIONS``."""
+    if not queries:
+        return None
+    return min(queries, key=lambda qid: abs(queries[qid]["n_functions"] - LATENCY_TARGET_FUNCTIONS))
+
+
+def latency(queries: dict[str, dict], near_id: str | None) -> dict:
+    """CPU (fingerprint/disassembly + matching) and wall seconds per query file."""
     if not queries:
         return {}
-    rows = [
-        (q["n_functions"], q["cpu_disasm_s"] + q["cpu_match_s"], q["wall_s"], qid)
-        for qid, q in queries.items()
-    ]
-    cpu = [r[1] for r in rows]
-    near = min(rows, key=lambda r: abs(r[0] - LATENCY_TARGET_FUNCTIONS))
-    return {
-        "queries": len(rows),
+    cpu = [q["cpu_disasm_s"] + q["cpu_match_s"] for q in queries.values()]
+    out = {
+        "queries": len(queries),
         "cpu_median_s": statistics.median(cpu),
         "cpu_max_s": max(cpu),
-        "wall_median_s": statistics.median(r[2] for r in rows),
-        "near_2000": {"query": near[3], "n_functions": near[0], "cpu_s": near[1], "wall_s": near[2]},
+        "wall_median_s": statistics.median(q["wall_s"] for q in queries.values()),
     }
+    if near_id in queries:
+        q = queries[near_id]
+        cpu_s = q["cpu_disasm_s"] + q["cpu_match_s"]
+        out["near_2000"] = {
+            "query": near_id,
+            "n_functions": q["n_functions"],
+            "cpu_s": cpu_s,
+            "wall_s": q["wall_s"],
+        }
+    return out
 
 
 def summarise(
     fm_runs: dict[str, ToolRun], er_runs: dict[str, ToolRun], fm_sizes: dict, er_sizes: dict
 ) -> dict:
     out: dict[str, dict] = {}
+    first = next((er_runs[t] for t in ("attributor", "mcrit") if t in er_runs), None)
+    near_id = near_target(first.result["queries"]) if first else None  # the same file for both tools
     for tool in ("attributor", "mcrit"):
         entry: dict = {}
         if tool in fm_runs:
@@ -66,7 +80,7 @@ def summarise(
         if tool in er_runs:
             res = er_runs[tool].result
             entry["ingest_dataset_b_refs"] = ingest(tool, res["references"], er_sizes)
-            entry["query_latency"] = latency(res["queries"])
+            entry["query_latency"] = latency(res["queries"], near_id)
             entry["max_rss_index_mib"] = res["max_rss_after_index_mib"]
             entry["max_rss_process_mib"] = er_runs[tool].usage.max_rss_mib
             if "store_bytes" in res:

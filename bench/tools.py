@@ -19,6 +19,7 @@ class ToolRun:
     result: dict
     usage: Usage
     reused: bool
+    code: str  # digest of the code that produced ``result`` (see bench.config.code_digest)
 
 
 _SCRIPTS = {
@@ -42,10 +43,10 @@ def run_tool(settings: Settings, tool: str, job: dict) -> ToolRun:
     cached = _load_reusable(work, name, job) if settings.reuse else None
     if cached is not None:
         log.info("reusing %s from an identical earlier job", name)
-        return ToolRun(tool, cached[0], cached[1], True)
+        return ToolRun(tool, cached[0], cached[1], True, job["code"])
     result, usage = run_job(_python(settings, tool), _SCRIPTS[tool], job, work, name)
     (work / f"{name}.usage.json").write_text(json.dumps(usage.to_dict()), encoding="utf-8")
-    return ToolRun(tool, result, usage, False)
+    return ToolRun(tool, result, usage, False, job["code"])
 
 
 def _load_reusable(work: Path, name: str, job: dict) -> tuple[dict, Usage] | None:

@@ -160,6 +160,7 @@ def index_binary(index, path: str, family: str, is_library: bool) -> tuple[objec
         "cpu_disasm_s": t1 - t0,
         "cpu_index_s": t2 - t1,
         "status": report.status,
+        "notes": [report.message] if report.status != "ok" else [],
     }
     return entry, stats
 

@@ -38,6 +38,7 @@ def _fp_stats(fp, cpu: float) -> dict:
         "n_instructions": int(np.sum(fp.n_insns)),
         "coverage": fp.coverage,
         "status": fp.status,
+        "notes": list(fp.notes)[:3],
         "cpu_fingerprint_s": cpu,
     }
 
