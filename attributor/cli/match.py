@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,9 +27,7 @@ from attributor.report.document import MatchDocument, MatchReport
 from attributor.store.base import Store
 
 if TYPE_CHECKING:
-    from attributor.fingerprint.model import SampleFingerprint
     from attributor.isolation import WorkerPool
-    from attributor.match.result import MatchResult
 
 
 @click.command("match")
@@ -179,33 +175,8 @@ def match_one(
         fp = pool.fingerprint(sample)
     else:
         fp = fingerprint_isolated(sample, blind=blind, params=store.params)
-    result = match_sample(store, fp, top=top) if fp.n_functions else _nothing_to_match(store, fp)
+    result = match_sample(store, fp, top=top)  # a query without functions shares nothing
     return MatchDocument.from_result(result, __version__, db_info=db_info)
-
-
-def _nothing_to_match(store: Store, fp: SampleFingerprint) -> MatchResult:
-    """The result for a query without functions (e.g. stopped by a limit): it shares nothing."""
-    from attributor.match.result import MatchResult, SampleInfo
-
-    records = store.samples()
-    return MatchResult(
-        sample=SampleInfo(
-            sha256=fp.sha256,
-            format=fp.format,
-            arch=fp.arch,
-            size=fp.size,
-            n_functions=0,
-            coverage=round(fp.coverage, 4),
-            status=fp.status,
-            notes=list(fp.notes),
-        ),
-        families=[],
-        actors=[],
-        functions=[],
-        corpus_samples=len(records),
-        corpus_functions=sum(r.n_functions for r in records),
-        params=json.dumps(asdict(store.params), sort_keys=True),
-    )
 
 
 def emit(report: MatchReport, fmt: str) -> None:
