@@ -18,6 +18,7 @@ import logging
 import os
 import platform
 import shlex
+import signal
 import sys
 import time
 from pathlib import Path
@@ -209,12 +210,18 @@ def exclusive(work: Path) -> IO[str]:
     return fh
 
 
+def _stopped(signum: int, _frame: object) -> None:
+    log.error("stopped by signal %d; finished jobs are kept in <cache>/bench/runs (see --reuse)", signum)
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr
     )
     settings = parse_args(argv)
+    signal.signal(signal.SIGTERM, _stopped)
     lock = exclusive(settings.work)
     os.chdir(REPO_ROOT)
     started = time.perf_counter()

@@ -5,7 +5,10 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 need=()
-for tool in gcc:gcc clang:clang x86_64-w64-mingw32-gcc:gcc-mingw-w64-x86-64 strip:binutils; do
+tools="gcc:gcc clang:clang x86_64-w64-mingw32-gcc:gcc-mingw-w64-x86-64 strip:binutils"
+# The HTML report test opens the report in a real headless browser (Debian's chromium).
+[ -z "${ATTRIBUTOR_NEED_BROWSER:-}" ] || tools="$tools chromium:chromium"
+for tool in $tools; do
     command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool##*:}")
 done
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
