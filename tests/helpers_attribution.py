@@ -62,9 +62,9 @@ _ASM_R = (
 
 
 def _ev(kind: str, subtype: str, value: str, **kw: object) -> EvidenceRecord:
-    return EvidenceRecord(
-        id=evidence_id(kind, value, kw.get("sample")), kind=kind, subtype=subtype, value=value, **kw
-    )  # type: ignore[arg-type]
+    ident = evidence_id(kind, value, kw.get("sample"))
+    fields = {"id": ident, "kind": kind, "subtype": subtype, "value": value}
+    return EvidenceRecord.model_validate(fields | kw)
 
 
 def example_evidence() -> tuple[EvidenceRecord, ...]:
