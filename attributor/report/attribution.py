@@ -199,6 +199,26 @@ class MatchedPair(Model):
     ref_asm: tuple[str, ...] = ()
 
 
+class CodeSignature(Model):
+    """A YARA hex string built from code unique to one family, with the checks it passed.
+
+    ``pattern`` is the body of a YARA hex string (``"55 48 89 E5 ?? ?? ..."``): bytes of the query
+    function with addresses, displacements and relocated immediates wildcarded. ``asm`` is its
+    disassembly (one line per instruction, for the rule's comments). ``matched`` lists the SHA-256
+    of every sample the compiled rule matched when it was verified (the query and the family's
+    corpus samples); ``checked`` counts the corpus samples it was run against.
+    """
+
+    family: str
+    sample: str
+    function: HexAddress
+    size: int
+    pattern: str
+    asm: tuple[str, ...] = ()
+    matched: tuple[str, ...] = ()
+    checked: int = 0
+
+
 class Assessment(Model):
     """How one evidence item bears on one hypothesis."""
 
@@ -264,6 +284,7 @@ class AttributionDocument(Model):
     evidence: tuple[EvidenceRecord, ...] = ()
     infrastructure: tuple[InfraMatch, ...] = ()
     pairs: tuple[MatchedPair, ...] = ()
+    signatures: tuple[CodeSignature, ...] = ()
     ach: Ach
     notes: tuple[str, ...] = ()
 
