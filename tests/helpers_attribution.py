@@ -13,6 +13,7 @@ from attributor.report.attribution import (
     Assessment,
     AttributionDocument,
     CaseInfo,
+    CodeSignature,
     CorpusInfo,
     CorpusSample,
     Dependency,
@@ -401,6 +402,18 @@ def example_document() -> AttributionDocument:
                 weight=0.6,
                 n_families=1,
                 query_asm=_ASM_Q[:4],
+            ),
+        ),
+        signatures=(
+            CodeSignature(
+                family="aurora",
+                sample=QUERY,
+                function="0x401000",
+                size=26,
+                pattern="55 48 89 E5 31 C0 0F B6 0C 07 83 F1 5A 88 0C 07 48 FF C0 48 39 F0 72 EE 5D C3",
+                asm=_ASM_Q,
+                matched=(QUERY, REF_AURORA),
+                checked=3,
             ),
         ),
         ach=Ach(hypotheses=ach_h, rows=tuple(AchRow(evidence_id=i, cells=c) for i, c in stance_rows)),  # type: ignore[arg-type]
