@@ -364,7 +364,8 @@ def _encode_done(outcome: Outcome, retiring: bool, limits: WorkerLimits) -> byte
     too_big = ""
     try:
         if outcome.fp is not None and cap is not None:
-            arrays = sum(v.nbytes for v in vars(outcome.fp).values() if hasattr(v, "nbytes"))
+            fields = getattr(outcome.fp, "__dict__", {})  # other results (listings) are plain dicts
+            arrays = sum(v.nbytes for v in fields.values() if hasattr(v, "nbytes"))
             if arrays > cap:
                 too_big = f"result of at least {format_bytes(arrays)}"
         if not too_big:

@@ -2,7 +2,7 @@
 
 To accept new output after an intended change, rerun the failing tests with::
 
-    ATTRIBUTOR_UPDATE_GOLDEN=1 /work/venv/bin/pytest tests/ -k golden
+    ATTRIBUTOR_UPDATE_GOLDEN=1 python -m pytest tests/ -k golden
 
 and review ``git diff tests/golden``.
 """

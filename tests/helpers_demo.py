@@ -20,7 +20,7 @@ from attributor.demo.build import BuiltSample
 from attributor.fingerprint.model import SampleFingerprint
 from attributor.match.matcher import match_sample
 from attributor.match.result import MatchResult
-from attributor.pipeline import fingerprint_path
+from attributor.pipeline import analyse_path
 from attributor.render.json import render_json
 from attributor.report.document import MatchDocument, MatchReport
 from attributor.store.base import Label
@@ -35,7 +35,7 @@ _cache: dict[tuple[str, bool], SampleFingerprint] = {}
 def fingerprint(path: Path, blind: bool) -> SampleFingerprint:
     key = (str(path), blind)
     if key not in _cache:
-        _cache[key] = fingerprint_path(path, blind=blind)
+        _cache[key] = analyse_path(path, blind=blind)
     return _cache[key]
 
 
@@ -90,7 +90,7 @@ def fingerprint_digest(fp: SampleFingerprint) -> dict[str, str]:
 def main(argv: list[str]) -> int:
     cmd, *args = argv
     if cmd == "fingerprint":
-        print(json.dumps([fingerprint_digest(fingerprint_path(a, blind=True)) for a in args]))
+        print(json.dumps([fingerprint_digest(analyse_path(a, blind=True)) for a in args]))
         return 0
     if cmd == "report":
         rows = json.loads(Path(args[0]).read_text())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from contextlib import ExitStack, closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,9 +23,11 @@ from attributor.cli.common import (
     out_console,
     with_path,
 )
+from attributor.cli.evidence import analyser, evidence_options, options_from
 from attributor.store.base import Label
 
 if TYPE_CHECKING:
+    from attributor.fingerprint.model import SampleFingerprint
     from attributor.ingest import IngestFailure, IngestSummary
     from attributor.store.base import Store
 
@@ -43,6 +46,7 @@ def corpus() -> None:
 @db_option
 @jobs_option
 @blind_option
+@evidence_options
 @common_flags
 def add(
     paths: tuple[Path, ...],
@@ -52,6 +56,8 @@ def add(
     db: str | None,
     jobs: int | None,
     blind: bool,
+    capa_rules: Path | None,
+    no_evidence: bool,
 ) -> None:
     """Fingerprint PATH... (files, folders, archives) and store them under one label.
 
@@ -63,7 +69,8 @@ def add(
       attributor corpus add samples/emotet/ --family emotet --actor TA542
     """
     label = Label(family=family, actor=actor, library=library)
-    run_ingest([(p, label) for p in paths], db, jobs=jobs, blind=blind)
+    options = options_from(capa_rules, no_evidence)
+    run_ingest([(p, label) for p in paths], db, jobs=jobs, blind=blind, fingerprinter=analyser(options))
 
 
 @corpus.command("import")
@@ -71,8 +78,11 @@ def add(
 @db_option
 @jobs_option
 @blind_option
+@evidence_options
 @common_flags
-def import_(manifest: Path, db: str | None, jobs: int | None, blind: bool) -> None:
+def import_(
+    manifest: Path, db: str | None, jobs: int | None, blind: bool, capa_rules: Path | None, no_evidence: bool
+) -> None:
     """Ingest every sample listed in MANIFEST (CSV or JSON lines; see docs/cli.md).
 
     \b
@@ -81,22 +91,37 @@ def import_(manifest: Path, db: str | None, jobs: int | None, blind: bool) -> No
     """
     from attributor.manifest import parse_manifest
 
-    run_ingest(parse_manifest(manifest), db, jobs=jobs, blind=blind)
+    items = parse_manifest(manifest)
+    fingerprinter = analyser(options_from(capa_rules, no_evidence))
+    run_ingest(items, db, jobs=jobs, blind=blind, fingerprinter=fingerprinter)
 
 
-def run_ingest(items: list[tuple[Path, Label]], db: str | None, jobs: int | None, blind: bool) -> None:
+def run_ingest(
+    items: list[tuple[Path, Label]],
+    db: str | None,
+    jobs: int | None,
+    blind: bool,
+    fingerprinter: Callable[..., SampleFingerprint] | None = None,
+) -> None:
     """Open (or create) the store, ingest, print the summary; exit 0, 4, or the first failure's code."""
     from attributor.store.open import open_store, resolve_db_path
 
     with open_store(resolve_db_path(db), create=True) as store:
-        summary = ingest_with_archives(store, items, jobs=jobs, blind=blind, progress=not get_state().quiet)
+        summary = ingest_with_archives(
+            store, items, jobs=jobs, blind=blind, progress=not get_state().quiet, fingerprinter=fingerprinter
+        )
     code = report_ingest(summary)
     if code:
         click.get_current_context().exit(code)
 
 
 def ingest_with_archives(
-    store: Store, items: list[tuple[Path, Label]], jobs: int | None, blind: bool, progress: bool
+    store: Store,
+    items: list[tuple[Path, Label]],
+    jobs: int | None,
+    blind: bool,
+    progress: bool,
+    fingerprinter: Callable[..., SampleFingerprint] | None = None,
 ) -> IngestSummary:
     """:func:`attributor.ingest.ingest`, with every archive among ``items`` (or in their folders) expanded.
 
@@ -112,6 +137,7 @@ def ingest_with_archives(
     started = time.monotonic()
     total = IngestSummary()
     batch = _Batch()
+    opts = {"jobs": jobs, "blind": blind, "progress": progress, "fingerprinter": fingerprinter}
     try:
         for path, label in expand(items, total):
             if not is_archive(path):
@@ -119,10 +145,10 @@ def ingest_with_archives(
                 continue
             batch.add_archive(path, label)
             if batch.extracted >= DEFAULT_ARCHIVE_LIMITS.max_total_bytes:
-                _add_up(total, batch.ingest(store, jobs=jobs, blind=blind, progress=progress))
+                _add_up(total, batch.ingest(store, **opts))
                 batch.close()
                 batch = _Batch()
-        _add_up(total, batch.ingest(store, jobs=jobs, blind=blind, progress=progress))
+        _add_up(total, batch.ingest(store, **opts))
     finally:
         batch.close()
     total.seconds = time.monotonic() - started

@@ -21,7 +21,9 @@ from attributor.cli.common import (
     out_console,
     with_path,
 )
+from attributor.cli.evidence import analyser, evidence_options, options_from
 from attributor.errors import FileAccessError, InputError, LimitExceeded
+from attributor.evidence.extract import DEFAULT_OPTIONS, EvidenceOptions
 from attributor.match.matcher import TOP_MATCHES
 from attributor.report.document import MatchDocument, MatchReport
 from attributor.store.base import Store
@@ -42,9 +44,18 @@ if TYPE_CHECKING:
     show_default=True,
     help="Best reference matches listed per query function.",
 )
+@evidence_options
 @limit_options
 @common_flags
-def match(samples: tuple[Path, ...], db: str | None, blind: bool, fmt: str, top: int) -> None:
+def match(
+    samples: tuple[Path, ...],
+    db: str | None,
+    blind: bool,
+    fmt: str,
+    top: int,
+    capa_rules: Path | None,
+    no_evidence: bool,
+) -> None:
     """Attribute SAMPLE... to families and actors; the report goes to stdout.
 
     With --format json the output is always one attributor.match-report/1 object whose
@@ -60,8 +71,9 @@ def match(samples: tuple[Path, ...], db: str | None, blind: bool, fmt: str, top:
     from attributor.store.open import open_store, resolve_db_path
 
     path = resolve_db_path(db)
+    options = options_from(capa_rules, no_evidence)
     with open_store(path, create=False) as store:
-        docs, errors = match_all(store, samples, blind=blind, top=top, db_info=path.name)
+        docs, errors = match_all(store, samples, blind=blind, top=top, db_info=path.name, options=options)
     if docs:
         emit(MatchReport.of(docs, __version__), fmt)
     ok = sum(1 for doc in docs if not stopped_by_limit(doc))
@@ -71,7 +83,12 @@ def match(samples: tuple[Path, ...], db: str | None, blind: bool, fmt: str, top:
 
 
 def match_all(
-    store: Store, samples: Sequence[Path], blind: bool, top: int, db_info: str | None
+    store: Store,
+    samples: Sequence[Path],
+    blind: bool,
+    top: int,
+    db_info: str | None,
+    options: EvidenceOptions | None = DEFAULT_OPTIONS,
 ) -> tuple[list[MatchDocument], list[InputError | FileAccessError]]:
     """Match each sample; a sample that cannot be analysed is reported on stderr and skipped.
 
@@ -82,11 +99,10 @@ def match_all(
     Store errors (missing db, parameter mismatch) are not per-sample: they propagate.
     """
     from attributor.isolation import WorkerPool
-    from attributor.pipeline import fingerprint_path
 
     docs: list[MatchDocument] = []
     errors: list[InputError | FileAccessError] = []
-    with WorkerPool(fingerprint_path, 1, blind=blind, params=store.params) as pool:
+    with WorkerPool(analyser(options), 1, blind=blind, params=store.params) as pool:
         for sample in samples:
             try:
                 with _expanded(sample) as members:
@@ -174,7 +190,7 @@ def match_one(
     if pool is not None:
         fp = pool.fingerprint(sample)
     else:
-        fp = fingerprint_isolated(sample, blind=blind, params=store.params)
+        fp = fingerprint_isolated(sample, analyser(DEFAULT_OPTIONS), blind=blind, params=store.params)
     result = match_sample(store, fp, top=top)  # a query without functions shares nothing
     return MatchDocument.from_result(result, __version__, db_info=db_info)
 

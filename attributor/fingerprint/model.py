@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from attributor.evidence.record import Evidence
+
 NORMALISATION_VERSION = 3  # the whole recipe: normalisation, features, hashing
 
 
@@ -73,6 +75,9 @@ class SampleFingerprint:
     params: FingerprintParams = DEFAULT_PARAMS
     status: str = "complete"  # "complete" | "incomplete"
     notes: list[str] = field(default_factory=list)
+    # Findings beyond shared code (crypto, keys, capabilities, indicators), sorted; empty when the
+    # sample was fingerprinted without evidence extraction (attributor.pipeline.analyse_path).
+    evidence: list[Evidence] = field(default_factory=list)
 
     @property
     def n_functions(self) -> int:

@@ -6,7 +6,7 @@ from collections import Counter
 
 import numpy as np
 
-from attributor.disasm.recover import recover
+from attributor.disasm.recover import Program, recover
 from attributor.fingerprint.minhash import exact_hash, minhash_batch, token_hash
 from attributor.fingerprint.model import FingerprintParams, SampleFingerprint
 from attributor.fingerprint.normalise import Features, Normaliser
@@ -26,9 +26,11 @@ W_OPERAND = 3
 INLINE_MAX_TOKENS = 30
 
 
-def fingerprint_binary(binary: Binary, params: FingerprintParams, limits: Limits) -> SampleFingerprint:
-    """Fingerprint every recovered function of ``binary``."""
-    prog = recover(binary, limits.max_functions, limits.max_insns_per_function)
+def fingerprint_binary(
+    binary: Binary, params: FingerprintParams, limits: Limits, program: Program | None = None
+) -> SampleFingerprint:
+    """Fingerprint every recovered function of ``binary`` (recovered here unless ``program`` is given)."""
+    prog = program or recover(binary, limits.max_functions, limits.max_insns_per_function)
     norm = Normaliser(binary, prog.thunks, prog.aliases)
     funcs = [prog.functions[a] for a in sorted(prog.functions)]
     index = {f.start: i for i, f in enumerate(funcs)}

@@ -13,6 +13,7 @@ import numpy as np
 
 from attributor.errors import ParameterMismatch
 from attributor.fingerprint.model import SampleFingerprint
+from attributor.match.evidence import compare_evidence
 from attributor.match.rank import rank_families
 from attributor.match.result import MatchResult, QueryFunction, RefMatch, SampleInfo
 from attributor.store.base import CorpusIndex, Store
@@ -79,6 +80,7 @@ def match_sample(store: Store, fp: SampleFingerprint, top: int = TOP_MATCHES) ->
         corpus_samples=len(index.samples),
         corpus_functions=index.n_functions,
         params=json.dumps(asdict(index.params), sort_keys=True),
+        evidence=compare_evidence(store, fp.evidence, exclude=fp.sha256),
     )
 
 

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from attributor.match.evidence import SharedEvidence
 
 
 @dataclass(frozen=True)
@@ -80,3 +84,4 @@ class MatchResult:
     corpus_samples: int
     corpus_functions: int
     params: str  # FingerprintParams JSON the match was made with
+    evidence: list[SharedEvidence] = field(default_factory=list)  # the query's evidence, with sharers

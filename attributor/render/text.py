@@ -7,13 +7,19 @@ and actor names, notes) go through :class:`rich.text.Text`, so they are never pa
 
 from __future__ import annotations
 
+from collections import Counter
+
 from rich.console import Console, JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
-from attributor.report.document import Family, MatchDocument, MatchReport, Pair
+from attributor.evidence.record import Evidence
+from attributor.fingerprint.model import SampleFingerprint
+from attributor.report.document import EvidenceItem, Family, MatchDocument, MatchReport, Pair
 
 TOP_PAIRS = 5
+TOP_EVIDENCE = 12
+VALUE_WIDTH = 64
 TICK = "✓"
 DASH = "–"
 
@@ -42,6 +48,69 @@ def render_document(doc: MatchDocument, console: Console) -> None:
         console.print()
         console.print(Text.assemble("top pairs: ", (family.family, "bold")))
         console.print(pairs_table(family))
+    render_shared_evidence(doc, console)
+
+
+def render_shared_evidence(doc: MatchDocument, console: Console) -> None:
+    """Evidence beyond code, per family that shares it; then a count of the sample's own findings."""
+    if not doc.evidence:
+        return
+    families = sorted({f for e in doc.evidence for f in e.families})
+    for family in families:
+        shared = [e for e in doc.evidence if family in e.families]
+        console.print()
+        console.print(Text.assemble("evidence shared with ", (family, "bold"), f" ({len(shared)} items)"))
+        console.print(evidence_table(shared[:TOP_EVIDENCE], sharers=True))
+    kinds = Counter(e.kind for e in doc.evidence)
+    summary = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+    console.print(
+        Text.assemble(
+            ("evidence in the sample: ", "bold"), summary, (" (attributor evidence SAMPLE lists it)", "dim")
+        )
+    )
+
+
+def _short(value: str, width: int = VALUE_WIDTH) -> str:
+    value = value.replace("\n", "\\n").replace("\r", "\\r")
+    return value if len(value) <= width else value[: width - 1] + "…"
+
+
+def evidence_table(items: list[EvidenceItem] | list[Evidence], sharers: bool = False) -> Table:
+    """Kind, value, location, source, ATT&CK and tags of each item (plus its sharers for match)."""
+    table = Table(show_edge=False, pad_edge=False)
+    cols = ["kind", "subtype", "value", "address", "function", "source", "ATT&CK", "tags"]
+    if sharers:
+        cols += ["families", "libraries"]
+    for name in cols:
+        table.add_column(name, overflow="fold" if name == "value" else "ellipsis")
+    for e in items:
+        address = e.address if isinstance(e.address, str) or e.address is None else f"{e.address:#x}"
+        function = e.function if isinstance(e.function, str) or e.function is None else f"{e.function:#x}"
+        row = [
+            Text(str(e.kind)), Text(e.subtype), Text(_short(e.value)), Text(address or DASH),
+            Text(function or DASH), Text(e.source), Text(", ".join(e.attack) or DASH),
+            Text(", ".join(e.tags) or DASH),
+        ]  # fmt: skip
+        if isinstance(e, EvidenceItem):
+            row += [Text(", ".join(e.families) or DASH), Text(str(e.library_samples))]
+        table.add_row(*row)
+    return table
+
+
+def render_evidence(fp: SampleFingerprint, console: Console) -> None:
+    """``attributor evidence``: the sample line, its notes and every finding."""
+    console.print(
+        Text.assemble(
+            ("sample ", "bold"), (fp.sha256, "bold cyan"), f"  {fp.format}/{fp.arch}  {fp.size:,} bytes"
+        ),
+        soft_wrap=True,
+    )
+    for note in fp.notes:
+        console.print(Text.assemble(("note: ", "yellow"), note))
+    if not fp.evidence:
+        console.print(Text("no evidence found", style="dim"))
+        return
+    console.print(evidence_table(fp.evidence))
 
 
 def header_line(doc: MatchDocument) -> Text:

@@ -35,6 +35,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from attributor.errors import FileAccessError
 from attributor.fingerprint.model import FingerprintParams
+from attributor.match.evidence import SharedEvidence
 from attributor.match.result import (
     ActorScore,
     FamilyScore,
@@ -212,6 +213,47 @@ class Function(Model):
         )
 
 
+class EvidenceItem(Model):
+    """One finding beyond shared code, and the corpus samples that share it.
+
+    ``families``/``actors``: non-library corpus labels holding the same (kind, value);
+    ``library_samples``: library / goodware samples holding it; ``corpus_samples``: all holders.
+    """
+
+    kind: str
+    subtype: str
+    value: str
+    detail: str = ""
+    address: HexAddress | None = None
+    function: HexAddress | None = None
+    source: str = ""
+    attack: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    families: tuple[str, ...] = ()
+    actors: tuple[str, ...] = ()
+    library_samples: int = 0
+    corpus_samples: int = 0
+
+    @classmethod
+    def from_shared(cls, s: SharedEvidence) -> Self:
+        e = s.evidence
+        return cls(
+            kind=str(e.kind),
+            subtype=e.subtype,
+            value=e.value,
+            detail=e.detail,
+            address=None if e.address is None else hex_address(e.address),
+            function=None if e.function is None else hex_address(e.function),
+            source=e.source,
+            attack=e.attack,
+            tags=e.tags,
+            families=s.families,
+            actors=s.actors,
+            library_samples=s.library_samples,
+            corpus_samples=len(s.samples),
+        )
+
+
 def _params_dict(params_json: str) -> dict[str, ParamValue]:
     """Parse the matcher's params JSON into a dict with sorted keys ({} when empty)."""
     if not params_json:
@@ -237,6 +279,7 @@ class MatchDocument(Model):
     families: tuple[Family, ...]
     actors: tuple[Actor, ...]
     functions: tuple[Function, ...]
+    evidence: tuple[EvidenceItem, ...] = ()
 
     @classmethod
     def from_result(cls, result: MatchResult, tool_version: str, db_info: str | None = None) -> Self:
@@ -249,6 +292,7 @@ class MatchDocument(Model):
             families=tuple(Family.from_score(f) for f in result.families),
             actors=tuple(Actor.from_score(a) for a in result.actors),
             functions=tuple(Function.from_query(q) for q in result.functions),
+            evidence=tuple(EvidenceItem.from_shared(e) for e in result.evidence),
         )
 
     @classmethod

@@ -14,10 +14,12 @@ Invariants every implementation keeps:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
+from attributor.evidence.record import Evidence
 from attributor.fingerprint.model import FingerprintParams, SampleFingerprint
 from attributor.store.lsh import BandIndex
 
@@ -83,7 +85,10 @@ class Store(ABC):
 
     @abstractmethod
     def add_sample(self, fp: SampleFingerprint, label: Label) -> bool:
-        """Store ``fp`` with ``label`` atomically; False (and no change) if the SHA-256 is present."""
+        """Store ``fp`` (with its ``evidence``) and ``label`` atomically.
+
+        Returns False (and changes nothing) if the SHA-256 is present.
+        """
 
     @abstractmethod
     def has_sample(self, sha256: str) -> bool: ...
@@ -108,6 +113,17 @@ class Store(ABC):
             cached = (index, BandIndex.of(index.minhash, index.n_insns, index.params))
             self._band_index = cached
         return cached[1].candidates(q_minhash, q_ids)
+
+    @abstractmethod
+    def evidence(self, sha256: str) -> list[Evidence]:
+        """The evidence stored with sample ``sha256``, sorted (empty when none or absent)."""
+
+    @abstractmethod
+    def evidence_sharing(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], list[int]]:
+        """For each evidence key (kind, value): ids of the stored samples that hold it, ascending.
+
+        Keys that no stored sample holds are absent from the result.
+        """
 
     @abstractmethod
     def integrity_check(self) -> list[str]:

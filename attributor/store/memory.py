@@ -16,6 +16,7 @@ from typing import Self, TypedDict
 import numpy as np
 
 from attributor.errors import ParameterMismatch, StoreError
+from attributor.evidence.record import Evidence, normalise
 from attributor.fingerprint.model import DEFAULT_PARAMS, FingerprintParams, SampleFingerprint
 from attributor.store.base import CorpusIndex, Label, SampleRecord, Store
 
@@ -103,6 +104,7 @@ def normalised_copy(fp: SampleFingerprint) -> SampleFingerprint:
         minhash=np.array(fp.minhash, dtype=np.uint8),
         edges=np.array(fp.edges, dtype=np.int32).reshape(-1, 2),
         notes=list(fp.notes),
+        evidence=normalise(fp.evidence),
     )
 
 
@@ -195,6 +197,7 @@ class MemoryStore(Store):
         self._records: dict[str, SampleRecord] = {}
         self._fps: dict[str, SampleFingerprint] = {}
         self._index: CorpusIndex | None = None
+        self._sharing: dict[tuple[str, str], set[int]] = {}
 
     @property
     def params(self) -> FingerprintParams:
@@ -205,9 +208,19 @@ class MemoryStore(Store):
         if fp.sha256 in self._records:
             return False
         self._fps[fp.sha256] = normalised_copy(fp)
-        self._records[fp.sha256] = record_of(len(self._records) + 1, fp, label)
+        record = record_of(len(self._records) + 1, fp, label)
+        self._records[fp.sha256] = record
+        for e in fp.evidence:
+            self._sharing.setdefault(e.key, set()).add(record.id)
         self._index = None
         return True
+
+    def evidence(self, sha256: str) -> list[Evidence]:
+        fp = self._fps.get(sha256)
+        return normalise(fp.evidence) if fp is not None else []
+
+    def evidence_sharing(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], list[int]]:
+        return {k: sorted(self._sharing[k]) for k in set(keys) if k in self._sharing}
 
     def has_sample(self, sha256: str) -> bool:
         return sha256 in self._records

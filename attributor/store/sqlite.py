@@ -8,6 +8,12 @@ Schema (``SCHEMA_VERSION`` 1)::
             arch, size, n_functions, code_bytes, covered_bytes, status, notes (JSON list), source)
     fingerprints(sample_id INTEGER PRIMARY KEY REFERENCES samples(id),
                  addresses, sizes, n_insns, n_blocks, exact, minhash, edges)   -- all BLOBs
+    evidence(sample_id REFERENCES samples(id), kind, value, subtype, detail, address, function,
+             source, attack, tags)   -- one row per finding; address/function as hex text,
+                                     -- attack/tags as JSON lists; indexed by (kind, value)
+
+Stores made before the evidence table existed get it (empty) on open; their samples simply have
+no evidence until they are re-ingested.
 
 Each fingerprint column of a sample is one BLOB of little-endian values:
 
@@ -34,7 +40,7 @@ import sqlite3
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Self
@@ -43,6 +49,7 @@ import numpy as np
 
 from attributor import __version__
 from attributor.errors import ParameterMismatch, StoreError
+from attributor.evidence.record import Evidence, EvidenceKind, normalise
 from attributor.fingerprint.model import DEFAULT_PARAMS, FingerprintParams, SampleFingerprint
 from attributor.store.base import CorpusIndex, Label, SampleRecord, Store
 from attributor.store.memory import (
@@ -70,7 +77,15 @@ _SCHEMA = (
         sample_id INTEGER PRIMARY KEY REFERENCES samples(id), addresses BLOB NOT NULL,
         sizes BLOB NOT NULL, n_insns BLOB NOT NULL, n_blocks BLOB NOT NULL, exact BLOB NOT NULL,
         minhash BLOB NOT NULL, edges BLOB NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS evidence (
+        sample_id INTEGER NOT NULL REFERENCES samples(id), kind TEXT NOT NULL, value TEXT NOT NULL,
+        subtype TEXT NOT NULL, detail TEXT NOT NULL, address TEXT, function TEXT, source TEXT NOT NULL,
+        attack TEXT NOT NULL, tags TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS evidence_key ON evidence (kind, value)",
+    "CREATE INDEX IF NOT EXISTS evidence_sample ON evidence (sample_id)",
 )
+_EV_COLS = "kind, value, subtype, detail, address, function, source, attack, tags"
+_IN_CHUNK = 400  # values per IN (...) list, under SQLite's default variable limit
 _SAMPLE_COLS = (
     "sha256, family, actor, library, format, arch, size, n_functions, "
     "code_bytes, covered_bytes, status, notes, source"
@@ -134,8 +149,32 @@ def _fingerprint(row: tuple, params: FingerprintParams) -> SampleFingerprint:
         raise StoreError(f"sample {sha}: {e}") from None
     return SampleFingerprint(
         sha256=sha, format=fmt, arch=arch, size=size, code_bytes=code, covered_bytes=covered,
-        params=params, status=status, notes=note_list, **cols,
+        params=params, status=status, notes=note_list, **cols,  # type: ignore[arg-type]
     )  # fmt: skip
+
+
+def _hex(value: int | None) -> str | None:
+    return None if value is None else f"{value:#x}"
+
+
+def _evidence_row(sample_id: int, e: Evidence) -> tuple:
+    return (
+        sample_id, str(e.kind), e.value, e.subtype, e.detail, _hex(e.address), _hex(e.function), e.source,
+        json.dumps(list(e.attack)), json.dumps(list(e.tags)),
+    )  # fmt: skip
+
+
+def _evidence_of(row: tuple) -> Evidence:
+    kind, value, subtype, detail, address, function, source, attack, tags = row
+    try:
+        return Evidence(
+            kind=EvidenceKind(kind), subtype=subtype, value=value, detail=detail,
+            address=None if address is None else int(address, 16),
+            function=None if function is None else int(function, 16), source=source,
+            attack=tuple(str(a) for a in json.loads(attack)), tags=tuple(str(t) for t in json.loads(tags)),
+        )  # fmt: skip
+    except (ValueError, TypeError) as e:
+        raise StoreError(f"unreadable evidence row ({kind!r}, {value!r}): {e}") from None
 
 
 def _record(row: tuple) -> SampleRecord:
@@ -269,6 +308,10 @@ class SQLiteStore(Store):
             )
         elif "meta" not in tables:
             raise StoreError(f"{self.path} is a SQLite file but not an attributor corpus database")
+        elif "evidence" not in tables:  # a store from before evidence was kept: add the empty table
+            with self._transaction():
+                for statement in _SCHEMA[3:]:
+                    c.execute(statement)
 
     def _enable_wal(self) -> None:
         # Switching a new file to WAL needs an exclusive lock, and SQLite answers SQLITE_BUSY at
@@ -374,9 +417,14 @@ class SQLiteStore(Store):
             )
             if cur.rowcount == 0:  # the SHA-256 is already stored, maybe by another process
                 return False
+            sample_id = int(cur.lastrowid or 0)
             self._conn.execute(
                 f"INSERT INTO fingerprints (sample_id, {_FP_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (cur.lastrowid, *blobs),
+                (sample_id, *blobs),
+            )
+            self._conn.executemany(
+                f"INSERT INTO evidence (sample_id, {_EV_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [_evidence_row(sample_id, e) for e in normalise(fp.evidence)],
             )
             self._writes += 1
         return True
@@ -408,6 +456,33 @@ class SQLiteStore(Store):
             row = self._joined("WHERE s.sha256 = ?", (sha256,)).fetchone()
         return None if row is None else _fingerprint(row, self._params)
 
+    def evidence(self, sha256: str) -> list[Evidence]:
+        with self._lock, self._errors():
+            rows = self._conn.execute(
+                f"SELECT {_EV_COLS} FROM evidence "
+                "WHERE sample_id = (SELECT id FROM samples WHERE sha256 = ?)",
+                (sha256,),
+            ).fetchall()
+        return normalise(_evidence_of(r) for r in rows)
+
+    def evidence_sharing(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], list[int]]:
+        by_kind: dict[str, list[str]] = {}
+        for kind, value in sorted(set(keys)):
+            by_kind.setdefault(kind, []).append(value)
+        out: dict[tuple[str, str], set[int]] = {}
+        with self._lock, self._errors(), self._transaction("DEFERRED"):
+            for kind, values in by_kind.items():
+                for i in range(0, len(values), _IN_CHUNK):
+                    chunk = values[i : i + _IN_CHUNK]
+                    rows = self._conn.execute(
+                        f"SELECT value, sample_id FROM evidence WHERE kind = ? "
+                        f"AND value IN ({', '.join('?' * len(chunk))})",
+                        (kind, *chunk),
+                    )
+                    for value, sid in rows:
+                        out.setdefault((kind, value), set()).add(int(sid))
+        return {k: sorted(v) for k, v in sorted(out.items())}
+
     def index(self) -> CorpusIndex:
         # One read transaction: a WAL snapshot, so concurrent writers cannot tear the index.
         with self._lock, self._errors(), self._transaction("DEFERRED"):
@@ -433,6 +508,13 @@ class SQLiteStore(Store):
             f"fingerprint row {sid} has no sample"
             for (sid,) in self._conn.execute(
                 "SELECT sample_id FROM fingerprints WHERE sample_id NOT IN (SELECT id FROM samples)"
+            )
+        ]
+        problems += [
+            f"{n} evidence rows of sample id {sid}, which does not exist"
+            for sid, n in self._conn.execute(
+                "SELECT sample_id, count(*) FROM evidence "
+                "WHERE sample_id NOT IN (SELECT id FROM samples) GROUP BY sample_id"
             )
         ]
         for row in self._joined():

@@ -1,0 +1,1 @@
+"""Scoring: fuse code reuse, crypto, keys, capabilities, indicators and infrastructure into hypotheses."""
