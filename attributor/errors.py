@@ -94,3 +94,36 @@ class IndicatorError(AttributorError):
     """An indicator cannot be canonicalised; ``str(err)`` names the input and the reason."""
 
     exit_code = E_INDICATOR
+
+
+class RulesError(AttributorError):
+    """A capability rules directory (``--capa-rules``) is missing, empty or holds an invalid rule."""
+
+    exit_code = E_USAGE
+
+
+E_SIGNATURE = 30  # a case bundle's signature is missing, invalid, or not made by the pinned key
+E_MISMATCH = 31  # a case bundle verified, but members, inputs, corpus or the re-run differ
+E_KEY = 32  # a signing key file is not an Ed25519 key, or its passphrase is missing or wrong
+
+
+class BundleError(ArchiveError):
+    """A case bundle is not a readable zip, or breaks the bundle format (names, links, encryption)."""
+
+
+class KeyFileError(AttributorError):
+    """A key file holds no usable Ed25519 key of the expected kind, or the passphrase is wrong."""
+
+    exit_code = E_KEY
+
+
+class SignatureError(AttributorError):
+    """A case bundle's signature is missing or invalid, or the bundle was signed by another key."""
+
+    exit_code = E_SIGNATURE
+
+
+class VerificationMismatch(AttributorError):
+    """A case bundle is signed correctly, but something it records differs from what was checked."""
+
+    exit_code = E_MISMATCH

@@ -232,7 +232,7 @@ def ingest(
         blind: passed to the fingerprinter (ignore symbols and other labels in the sample).
         progress: show a progress bar on stderr (only when stderr is a terminal).
         fingerprinter: a picklable top-level function ``f(path, blind=...) -> SampleFingerprint``;
-            defaults to :func:`attributor.pipeline.fingerprint_path`.
+            defaults to :func:`attributor.pipeline.analyse_path` (fingerprints plus evidence).
         limits: per-file limits of the worker processes; defaults to
             :func:`attributor.isolation.current_limits` (the CLI's ``--max-memory``/``--timeout``).
 
@@ -245,9 +245,9 @@ def ingest(
     """
     started = time.monotonic()
     if fingerprinter is None:
-        from attributor.pipeline import fingerprint_path
+        from attributor.pipeline import analyse_path
 
-        fingerprinter = fingerprint_path
+        fingerprinter = analyse_path
     early = IngestSummary()
     files = expand(items, early)
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(files) or 1))

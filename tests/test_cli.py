@@ -275,18 +275,22 @@ def test_flags_after_the_command(empty_db: Path, monkeypatch: pytest.MonkeyPatch
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="the demo needs gcc")
 def test_demo_end_to_end(tmp_path: Path):
-    """``attributor demo``: text report on stdout, then the JSON report's path; binaries removed."""
-    from attributor.report.document import MatchReport
+    """``attributor demo``: report on stdout, then the JSON and HTML paths and a one-line verdict."""
+    from attributor.report.attribution import AttributionDocument
 
     out = tmp_path / "demo"
     result = invoke("demo", "--out", str(out))
     assert result.exit_code == 0, result.output
-    last = result.stdout.splitlines()[-1]
-    assert last == f"JSON report: {out / 'report.json'}"
-    assert "verdict: " in result.stdout and "families" in result.stdout
-    report = MatchReport.from_file(out / "report.json")
-    (doc,) = report.results
-    assert doc.corpus.samples > 0 and doc.corpus.db == "demo.db"
-    assert {"aurora", "borealis"} <= {f.family for f in doc.families}
+    lines = result.stdout.splitlines()
+    assert lines[-3] == f"JSON report: {out / 'report.json'}"
+    assert lines[-2] == f"HTML report: {out / 'report.html'}"
+    doc = AttributionDocument.from_file(out / "report.json")
+    assert lines[-1] == f"verdict: {doc.verdict.text}"
+    assert not doc.verdict.abstained and doc.verdict.hypothesis == "actor:ACTOR-NORTHWIND"
+    kinds = {e.kind for e in doc.evidence}
+    assert {"code", "key", "infrastructure", "crypto"} <= kinds, kinds
+    assert doc.corpus.samples > 0 and doc.corpus.intel_records == 4
+    assert {"family:aurora", "family:borealis", "unknown"} <= {h.id for h in doc.hypotheses}
+    assert (out / "report.html").read_text().startswith("<!DOCTYPE html>")
     assert (out / "demo.db").exists()
     assert not (out / "corpus").exists() and not (out / "incident").exists()

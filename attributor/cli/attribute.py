@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
+from attributor.cli.case import passphrase_options, read_passphrase
 from attributor.cli.common import blind_option, common_flags, db_option, get_state, limit_options, out_console
 from attributor.cli.evidence import evidence_options, options_from
 from attributor.report.attribution import AttributionDocument
+
+if TYPE_CHECKING:
+    from attributor.case.bundle import CaseManifest
+    from attributor.cli.case import RerunHooks
 
 TLPS = ("TLP:CLEAR", "TLP:GREEN", "TLP:AMBER", "TLP:AMBER+STRICT", "TLP:RED")
 FORMATS = ("text", "json", "html", "stix", "misp", "yara")
@@ -63,7 +69,7 @@ def render_plain_text(doc: AttributionDocument, width: int = 120) -> str:
 def run_attribution(
     samples: tuple[Path, ...],
     db: str | None,
-    iocs: tuple[Path, ...],
+    ioc: Path | None,
     case_id: str | None,
     title: str,
     tlp: str,
@@ -73,14 +79,11 @@ def run_attribution(
     listings: bool = True,
 ) -> AttributionDocument:
     """Open the corpus (and its intel), read the IOC files, run :func:`attribute`."""
+    from attributor.intel.ioc import read_ioc_file
     from attributor.scoring.attribute import CaseRequest, attribute
     from attributor.store.open import open_store, resolve_db_path
 
-    queries = []
-    for f in iocs:
-        from attributor.intel.ioc import read_ioc_file
-
-        queries += read_ioc_file(f)
+    queries = read_ioc_file(ioc) if ioc is not None else []
     request = CaseRequest(
         samples=samples, iocs=queries, case_id=case_id, title=title, tlp=tlp,  # type: ignore[arg-type]
         blind=blind, options=options_from(capa_rules, no_evidence), listings=listings,
@@ -113,10 +116,9 @@ def _open_intel(path: Path):
 @db_option
 @click.option(
     "--ioc",
-    "iocs",
-    multiple=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Indicators seen in the incident (one per line, or a STIX bundle / MISP event); repeatable.",
+    default=None,
+    help="Indicators seen in the incident: one per line (optionally ',time'), a STIX bundle or MISP event.",
 )
 @click.option(
     "--format",
@@ -155,6 +157,7 @@ def _open_intel(path: Path):
     envvar="ATTRIBUTOR_SIGNING_KEY",
     help="Ed25519 private key for --case (attributor keygen).",
 )
+@passphrase_options
 @click.option(
     "--tlp",
     type=click.Choice(TLPS, case_sensitive=False),
@@ -169,9 +172,10 @@ def _open_intel(path: Path):
 @limit_options
 @common_flags
 def attribute_cmd(
-    samples: tuple[Path, ...], db: str | None, iocs: tuple[Path, ...], fmt: str, output: Path | None,
-    html_out: Path | None, case_out: Path | None, key: Path | None, tlp: str, case_id: str | None, title: str,
-    capa_rules: Path | None, no_evidence: bool, blind: bool,
+    samples: tuple[Path, ...], db: str | None, ioc: Path | None, fmt: str, output: Path | None,
+    html_out: Path | None, case_out: Path | None, key: Path | None, passphrase_env: str | None,
+    passphrase_file: Path | None, tlp: str, case_id: str | None, title: str, capa_rules: Path | None,
+    no_evidence: bool, blind: bool,
 ) -> None:  # fmt: skip
     """Attribute SAMPLE... to actors and families with calibrated confidence, or abstain.
 
@@ -192,8 +196,9 @@ def attribute_cmd(
     if case_out is not None and key is not None:
         from attributor.case.keys import load_private_key
 
-        private = load_private_key(key)  # before the analysis: a bad key fails fast
-    doc = run_attribution(samples, db, iocs, case_id, title, tlp.upper(), blind, capa_rules, no_evidence)
+        # before the analysis: a bad key or passphrase fails fast
+        private = load_private_key(key, read_passphrase(passphrase_env, passphrase_file))
+    doc = run_attribution(samples, db, ioc, case_id, title, tlp.upper(), blind, capa_rules, no_evidence)
     state = get_state()
     if html_out is not None:
         atomic_write_text(html_out, render(doc, "html"))
@@ -202,7 +207,7 @@ def attribute_cmd(
         from attributor.case.bundle import write_case
 
         renders = {name: render(doc, f).encode("utf-8") for f, name in BUNDLE_RENDERS.items()}
-        write_case(case_out, doc, private, renders, iocs=iocs[0] if len(iocs) == 1 else None)
+        write_case(case_out, doc, private, renders, iocs=ioc)
         state.info(f"attributor: signed case bundle: {case_out}")
     if output is not None:
         atomic_write_text(output, render(doc, fmt))
@@ -213,3 +218,31 @@ def attribute_cmd(
     else:
         click.echo(render(doc, fmt), nl=False)
     state.info(f"attributor: verdict: {doc.verdict.text}")
+
+
+def rerun_factory(db: str) -> RerunHooks:
+    """``verify --db FILE``: re-run a case on the verifier's corpus with the case's own parameters.
+
+    Capabilities are re-run when the case used them and ``$ATTRIBUTOR_CAPA_RULES`` names the
+    verifier's copy of the rules (else the re-run reports the capability evidence as missing).
+    """
+    import os
+
+    from attributor.case.verify import CaseInputs
+    from attributor.cli.case import RerunHooks
+    from attributor.store.open import open_store, resolve_db_path
+
+    def rerun(manifest: CaseManifest, inputs: CaseInputs) -> AttributionDocument:
+        params = manifest.parameters
+        rules = os.environ.get("ATTRIBUTOR_CAPA_RULES") if params.get("evidence.capabilities") else None
+        return run_attribution(
+            tuple(inputs.samples), db, inputs.iocs, manifest.case.id, manifest.case.title, manifest.case.tlp,
+            bool(params.get("blind", False)), Path(rules) if rules else None,
+            params.get("evidence.extraction") == "off",
+        )  # fmt: skip
+
+    def corpus_samples() -> list[tuple[str, str, str | None, bool]]:
+        with open_store(resolve_db_path(db), create=False) as store:
+            return [(r.sha256, r.family, r.actor, r.library) for r in store.samples()]
+
+    return RerunHooks(rerun=rerun, corpus_samples=corpus_samples)

@@ -2,8 +2,10 @@
 
 Everything is written under ``--out`` (default ``./demo-out``)::
 
-    demo.db        the corpus store, rebuilt from scratch on every run
-    report.json    the incident's attributor.match-report/1 document
+    demo.db        the corpus store (and its intel), rebuilt from scratch on every run
+    report.json    the incident's attributor.attribution/1 document
+    report.html    the same report, self-contained HTML
+    incident.ioc   the network indicators "seen" during the incident (a copy of the bundled file)
     corpus/        compiled reference samples   (removed at the end unless --keep)
     incident/      the compiled incident sample (removed at the end unless --keep)
 """
@@ -15,12 +17,8 @@ from pathlib import Path
 
 import click
 
-from attributor import __version__
-from attributor.cli.common import common_flags, get_state
+from attributor.cli.common import common_flags, get_state, out_console
 from attributor.errors import FileAccessError
-from attributor.match.matcher import TOP_MATCHES
-from attributor.render.json import render_json
-from attributor.report.document import MatchReport
 from attributor.store.base import Label
 from attributor.util.atomic import atomic_write_text
 
@@ -41,16 +39,22 @@ BUILD_DIRS = ("corpus", "incident")
 def demo(out: Path, keep: bool) -> None:
     """Build a demo corpus, then attribute a demo incident against it.
 
-    Needs a C compiler. Prints the text report, then the path of the JSON report.
+    Needs a C compiler. Imports fictional intel for the demo actors, attributes the incident with
+    the indicators "seen" during it, prints the report, the paths of the JSON and HTML reports,
+    and a one-line verdict.
 
     \b
     Example:
       attributor demo --out /tmp/demo --keep
     """
+    from attributor.cli.attribute import render
     from attributor.cli.corpus import report_ingest
-    from attributor.cli.match import emit, match_one
     from attributor.demo.build import build_corpus, build_incident
     from attributor.ingest import ingest
+    from attributor.intel.load import load_intel
+    from attributor.intel.sqlite import SQLiteIntelStore
+    from attributor.render.attribution_text import render_attribution
+    from attributor.scoring.attribute import CaseRequest, attribute
     from attributor.store.open import open_store
 
     state = get_state()
@@ -59,17 +63,36 @@ def demo(out: Path, keep: bool) -> None:
     built = build_corpus(make_dir(out / "corpus"))
     incident = build_incident(make_dir(out / "incident"))
     items = [(b.path, Label(b.family, b.actor, b.library, source=str(b.path))) for b in built]
+    ioc_file = write_text(out / "incident.ioc", _data("incident.ioc"))
     with open_store(db, create=True) as store:
         report_ingest(ingest(store, items, jobs=None, blind=False, progress=not state.quiet))
-        state.info(f"attributor: matching {incident}")
-        doc = match_one(store, incident, blind=False, top=TOP_MATCHES, db_info=db.name)
-    report = MatchReport.of([doc], __version__)
-    emit(report, "text")
-    json_path = write_text(out / "report.json", render_json(report))
+        with SQLiteIntelStore(db) as intel:
+            intel_csv = write_text(out / "intel.csv", _data("intel.csv"))
+            added = intel.add(load_intel(intel_csv))
+            state.info(f"attributor: imported {added} intel records (fictional infrastructure)")
+            state.info(f"attributor: attributing {incident} with {ioc_file}")
+            from attributor.intel.ioc import read_ioc_file
+
+            request = CaseRequest(
+                samples=[incident], iocs=read_ioc_file(ioc_file), title="attributor demo incident"
+            )
+            doc = attribute(store, request, intel)
+    render_attribution(doc, out_console())
+    json_path = write_text(out / "report.json", doc.to_json())
+    html_path = write_text(out / "report.html", render(doc, "html"))
     if not keep:
         for name in BUILD_DIRS:
             shutil.rmtree(out / name, ignore_errors=True)
     click.echo(f"JSON report: {json_path}")
+    click.echo(f"HTML report: {html_path}")
+    click.echo(f"verdict: {doc.verdict.text}")
+
+
+def _data(name: str) -> str:
+    """A bundled demo data file (fictional intel, incident indicators)."""
+    from importlib import resources
+
+    return resources.files("attributor.demo").joinpath("data", name).read_text(encoding="utf-8")
 
 
 def make_dir(path: Path) -> Path:

@@ -8,9 +8,13 @@ from __future__ import annotations
 import click
 
 from attributor import __version__
+from attributor.cli.attribute import attribute_cmd, rerun_factory
+from attributor.cli.case import register as register_case
 from attributor.cli.common import AttributorGroup, CliState, setup_logging
 from attributor.cli.corpus import corpus
 from attributor.cli.demo import demo
+from attributor.cli.evidence import evidence
+from attributor.cli.intel import intel
 from attributor.cli.match import match
 
 
@@ -42,6 +46,10 @@ def version() -> None:
 cli.add_command(corpus)
 cli.add_command(match)
 cli.add_command(demo)
+cli.add_command(intel)
+cli.add_command(evidence)
+cli.add_command(attribute_cmd)
+register_case(cli, rerun_factory=rerun_factory)  # keygen, verify
 
 
 def main(argv: list[str] | None = None) -> None:

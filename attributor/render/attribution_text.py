@@ -99,12 +99,12 @@ def evidence_table(items: tuple[EvidenceRecord, ...]) -> Table:
 
 def ach_table(doc: AttributionDocument) -> Table:
     t = Table(show_edge=False, pad_edge=False)
-    t.add_column("evidence")
+    t.add_column("evidence", no_wrap=True)
     for hid in doc.ach.hypotheses:
-        t.add_column(Text(_short(hid, 18)), justify="center")
+        t.add_column(Text(_short(hid.split(":", 1)[-1], 12)), justify="center", no_wrap=True)
     by_id = doc.evidence_by_id()
     for row in doc.ach.rows[:TOP_EVIDENCE]:
         e = by_id.get(row.evidence_id)
-        label = f"{e.kind}: {_short(e.value, 30)}" if e else row.evidence_id
+        label = f"{e.kind[:5]}: {_short(e.value, 26)}" if e else row.evidence_id
         t.add_row(Text(label), *(Text(SYMBOL[c], style=STYLE[c]) for c in row.cells))
     return t

@@ -196,11 +196,15 @@ def build_document(
         named = set(scored) | {f for s in res.evidence for f in s.families}
         for name in sorted(named):
             features.setdefault(name, []).append(family_features(scored.get(name), res.evidence, name))
-    infra: dict[str, list[float]] = {}
+    # One indicator counts once per actor (its strongest match): an exact and a parent-domain
+    # match of the same host are one observation, not two.
+    best: dict[tuple[str, str, str], float] = {}
     for h in hits:
-        infra.setdefault(h.actor, []).append(
-            infra_strength(h.strength, h.in_window, bool(h.non_attributable))
-        )
+        key = (h.actor, h.origin, h.indicator)
+        best[key] = max(best.get(key, 0.0), infra_strength(h.strength, h.in_window, bool(h.non_attributable)))
+    infra: dict[str, list[float]] = {}
+    for (actor, _o, _i), strength in sorted(best.items()):
+        infra.setdefault(actor, []).append(strength)
     fam_p = hy.family_probabilities(features, request.weights)
     cands = hy.candidates(fam_p, actor_of, infra)
     hyps, ach = hy.build_hypotheses(records, cands)

@@ -17,7 +17,8 @@ Stance of an evidence item towards a hypothesis (the ACH cell):
 Analytic confidence (separate from probability, as ICD 203 asks) is ``high`` with at least two
 independent kinds of evidence (code, key, indicator, infrastructure, capability), at least
 ``HIGH_ITEMS`` supporting items, no low-coverage or packed sample and no specific counter-evidence;
-``moderate`` with one strong kind or two kinds; else ``low``.
+``moderate`` with one strong item (weight >= 0.6) or two kinds, when specific counter-evidence
+caps it; ``low`` otherwise, and always for a low-coverage, packed or incomplete sample.
 """
 
 from __future__ import annotations
@@ -138,12 +139,12 @@ def confidence(
         reasons.append("low coverage, packed or incomplete sample")
     if strong_against:
         reasons.append(f"{len(strong_against)} specific items point elsewhere")
-    if len(independent) >= 2 and len(support) >= HIGH_ITEMS and not quality and not strong_against:
-        return "high", tuple(reasons)
     strong = any(a.weight >= 0.6 for a in support)  # e.g. many functions unique to the family
-    if strong or len(independent) >= 2:
-        return ("moderate" if not quality and not strong_against else "low"), tuple(reasons)
-    return "low", tuple(reasons)
+    if quality or not (strong or len(independent) >= 2):
+        return "low", tuple(reasons)
+    if len(independent) >= 2 and len(support) >= HIGH_ITEMS and not strong_against:
+        return "high", tuple(reasons)
+    return "moderate", tuple(reasons)  # specific counter-evidence caps confidence here
 
 
 def alternatives(c: Candidate, others: list[Candidate], records: list[EvidenceRecord]) -> tuple[str, ...]:

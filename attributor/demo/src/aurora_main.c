@@ -60,7 +60,9 @@ int main(int argc, char **argv)
     st.session = cm_hash_fnv1a(packed, plen);
     st.seq = (unsigned)g_files.count;
     st.state = aurora_run_tasks(events, 7) % 4;
-    if (beacon_build_frame(&st, frame, sizeof frame) > 0)
+    if (beacon_build_frame(&st, frame, sizeof frame) > 0) {
         printf("frame %s (valid=%d, key=%s)\n", frame, beacon_verify_frame(frame), hex);
+        beacon_seal(frame, strlen(frame));
+    }
     return glacier_self_test() ? 0 : 1;
 }

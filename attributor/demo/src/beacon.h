@@ -23,6 +23,7 @@ size_t beacon_encode(const unsigned char *in, size_t len, char *out, size_t outs
 size_t beacon_decode(const char *in, unsigned char *out, size_t outsz);
 int beacon_format_status(const beacon_status *st, char *out, size_t outsz);
 int beacon_build_frame(const beacon_status *st, char *out, size_t outsz);
+void beacon_seal(char *frame, size_t n);
 int beacon_verify_frame(const char *frame);
 
 #endif

@@ -76,7 +76,9 @@ int main(void)
     st.session = borealis_fingerprint(&bs);
     st.seq = borealis_jitter(&bs, 600, 10);
     st.state = 2;
-    if (beacon_build_frame(&st, frame, sizeof frame) > 0)
+    if (beacon_build_frame(&st, frame, sizeof frame) > 0) {
         printf("%s\n", frame);
+        beacon_seal(frame, strlen(frame));
+    }
     return 0;
 }
