@@ -194,8 +194,10 @@ def test_example_document_rules_compile_and_match_golden() -> None:
     assert_golden("report_example.yar", text)
 
 
-def test_no_signatures_renders_nothing() -> None:
-    assert render_yara(example_document().model_copy(update={"signatures": ()})) == ""
+def test_no_signatures_renders_a_valid_comment_only_file() -> None:
+    text = render_yara(example_document().model_copy(update={"signatures": ()}))
+    assert "no verified code signature" in text and "rule " not in text
+    assert list(yara.compile(source=text)) == []
 
 
 HOSTILE = (

@@ -26,12 +26,19 @@ _MAX_NAME = 48  # of the family part; YARA allows 128 characters per identifier
 
 
 def render_yara(doc: AttributionDocument) -> str:
-    """The rules text: a header comment, then one rule per family with signatures ('' if none)."""
+    """The rules text: a header comment, then one rule per family with signatures.
+
+    Without any verified signature the text is a comment saying so (still a valid rules file).
+    """
     by_family: dict[str, list[CodeSignature]] = {}
     for sig in doc.signatures:
         by_family.setdefault(sig.family, []).append(sig)
     if not by_family:
-        return ""
+        case = f"case {comment(doc.case.id)}, {comment(doc.case.tlp)}"
+        return (
+            f"// attributor {comment(doc.tool.version)}: {case}\n"
+            "// no verified code signature: no family-unique code passed the corpus check\n"
+        )
     header = [
         f"// attributor {comment(doc.tool.version)}: code signatures for case {comment(doc.case.id)}",
         f"// {comment(doc.case.tlp)}. Each string matched the query and its family's corpus samples",

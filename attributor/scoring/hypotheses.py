@@ -148,14 +148,25 @@ def confidence(
 
 
 def alternatives(c: Candidate, others: list[Candidate], records: list[EvidenceRecord]) -> tuple[str, ...]:
+    """Other explanations of the evidence for ``c``: rival actors, code of other actors, weak kinds."""
     out = []
+    rivals: dict[str, list[str]] = {}  # another actor -> what of theirs is in the sample
+    for r in records:
+        if c.level == "unknown" or r.weight < SPECIFIC or r.kind not in ("code", "key"):
+            continue
+        if set(r.families) & set(c.families) or set(r.actors) & set(c.actors):
+            continue
+        for a in r.actors or r.families:
+            rivals.setdefault(a, []).append(f"{r.kind} of {', '.join(r.families) or a}")
     for o in others:
         rival = o.level == "actor" and o.id != c.id and o.probability >= 0.2 and c.level != "unknown"
         if rival and not set(o.actors) & set(c.actors):
-            out.append(
-                f"{o.name} also has evidence ({o.probability:.0%}): "
-                "possible false flag, shared developer or common source"
-            )
+            rivals.setdefault(o.name, []).append(f"{o.probability:.0%} probable")
+    for actor, what in sorted(rivals.items()):
+        out.append(
+            f"{actor} also left evidence ({'; '.join(sorted(set(what)))}): "
+            "possible false flag, shared developer, or code shared from a common source"
+        )
     kinds = {
         r.kind
         for r in records
