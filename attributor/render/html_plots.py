@@ -28,6 +28,23 @@ _STANCE_STYLE: Final[dict[str, str]] = {
 }
 
 
+def family_code_share(doc: AttributionDocument) -> list[tuple[str, int, int, float]]:
+    """``(family, shared bytes, shared functions, share of matchable code)`` from the code evidence.
+
+    Summed over the input samples (the share is the byte-weighted mean); largest first. Empty when
+    the document's code records carry no sizes (older documents): then the pairs are used.
+    """
+    rows: dict[str, list[float]] = {}
+    for e in doc.evidence:
+        if e.kind == "code" and e.shared_bytes > 0:
+            r = rows.setdefault(e.value, [0, 0, 0.0])
+            r[0] += e.shared_bytes
+            r[1] += e.shared_functions
+            r[2] += e.share * e.shared_bytes
+    out = [(f, int(b), int(n), (w / b if b else 0.0)) for f, (b, n, w) in rows.items()]
+    return sorted(out, key=lambda r: (-r[3], -r[1], r[0]))
+
+
 def family_code_bytes(doc: AttributionDocument) -> list[tuple[str, int, int]]:
     """``(family, query bytes, query functions)`` per family, largest first, then by name.
 
@@ -42,10 +59,25 @@ def family_code_bytes(doc: AttributionDocument) -> list[tuple[str, int, int]]:
 
 def code_share_chart(doc: AttributionDocument) -> str:
     """The share-of-code bar chart as an ``<svg>`` element (or a note when there are no pairs)."""
+    measured = family_code_share(doc)
+    if measured:
+        return _share_svg(doc, [(f, b, n, share) for f, b, n, share in measured], (
+            "Share of the sample's matchable code that each family shares with it (from the matcher; "
+            "one function can be shared with several families, so the bars may add up to more than "
+            "100%; library families grey)."
+        ))  # fmt: skip
     rows = family_code_bytes(doc)
     total = sum(r[1] for r in rows)
     if not rows or total <= 0:
         return '<p class="empty">No matched code, so no share-of-code chart.</p>'
+    caption = (
+        f"Share of the {total} query code bytes in matched pairs that each family accounts for "
+        "(only the pairs listed in the report; library families grey)."
+    )
+    return _share_svg(doc, [(f, b, n, b / total) for f, b, n in rows], caption)
+
+
+def _share_svg(doc: AttributionDocument, rows: list[tuple[str, int, int, float]], caption: str) -> str:
     library = {s.family for s in doc.corpus_samples if s.library}
     shown = rows[:MAX_BARS]
     label_w, bar_w, row_h, top = 190, 520, 26, 8
@@ -55,10 +87,9 @@ def code_share_chart(doc: AttributionDocument) -> str:
         f'viewBox="0 0 {label_w + bar_w + 230} {height}" xmlns="http://www.w3.org/2000/svg">',
         "<title>Share of matched query code per family</title>",
     ]
-    for i, (family, nbytes, nfuncs) in enumerate(shown):
+    for i, (family, nbytes, nfuncs, share) in enumerate(shown):
         y = top + i * row_h
-        share = nbytes / total
-        width = max(1, round(bar_w * share))
+        width = max(1, round(bar_w * min(1.0, share)))
         colour = "#8c959f" if family in library else "#0b5cad"
         suffix = " (library)" if family in library else ""
         parts.append(
@@ -71,10 +102,7 @@ def code_share_chart(doc: AttributionDocument) -> str:
         )
     parts.append("</svg>")
     more = f" {len(rows) - MAX_BARS} smaller families not drawn." if len(rows) > MAX_BARS else ""
-    caption = (
-        f"Share of the {total} query code bytes in matched pairs that each family accounts for "
-        f"(only the pairs listed in the report; library families grey).{more}"
-    )
+    caption += more
     return f"<figure>{''.join(parts)}<figcaption>{txt(caption)}</figcaption></figure>"
 
 

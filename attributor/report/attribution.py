@@ -159,6 +159,11 @@ class EvidenceRecord(Model):
     actors: tuple[str, ...] = ()
     library_samples: int = 0
     weight: Score = 0.0
+    # code records only: functions and bytes of the sample shared with the family, and that size
+    # as a share of the sample's matchable code (a function may be shared with several families)
+    shared_functions: int = 0
+    shared_bytes: int = 0
+    share: Score = 0.0
 
 
 class InfraMatch(Model):

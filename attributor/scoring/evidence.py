@@ -68,6 +68,9 @@ def code_record(sample: str, f: FamilyScore) -> EvidenceRecord:
         actors=() if f.library else tuple(sorted(f.actors)),
         library_samples=1 if f.library else 0,
         weight=0.0 if f.library else code_weight(f.score),
+        shared_functions=f.shared_functions,
+        shared_bytes=f.shared_bytes,
+        share=f.matchable_fraction,
     )
 
 
