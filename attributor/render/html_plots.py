@@ -79,6 +79,7 @@ def code_share_chart(doc: AttributionDocument) -> str:
 
 def _share_svg(doc: AttributionDocument, rows: list[tuple[str, int, int, float]], caption: str) -> str:
     library = {s.family for s in doc.corpus_samples if s.library}
+    library |= {e.value for e in doc.evidence if e.kind == "code" and "library" in e.tags}
     shown = rows[:MAX_BARS]
     label_w, bar_w, row_h, top = 190, 520, 26, 8
     height = top * 2 + row_h * len(shown)
