@@ -18,6 +18,7 @@ from pathlib import Path
 import click
 
 from attributor.cli.common import common_flags, get_state, out_console
+from attributor.cli.evidence import analyser, evidence_options, options_from
 from attributor.errors import FileAccessError
 from attributor.store.base import Label
 from attributor.util.atomic import atomic_write_text
@@ -35,8 +36,9 @@ BUILD_DIRS = ("corpus", "incident")
     help="Folder for the demo corpus, database and report.",
 )
 @click.option("--keep", is_flag=True, help="Keep the compiled corpus and incident binaries.")
+@evidence_options
 @common_flags
-def demo(out: Path, keep: bool) -> None:
+def demo(out: Path, keep: bool, capa_rules: Path | None, no_evidence: bool) -> None:
     """Build a demo corpus, then attribute a demo incident against it.
 
     Needs a C compiler. Imports fictional intel for the demo actors, attributes the incident with
@@ -65,7 +67,11 @@ def demo(out: Path, keep: bool) -> None:
     items = [(b.path, Label(b.family, b.actor, b.library, source=str(b.path))) for b in built]
     ioc_file = write_text(out / "incident.ioc", _data("incident.ioc"))
     with open_store(db, create=True) as store:
-        report_ingest(ingest(store, items, jobs=None, blind=False, progress=not state.quiet))
+        options = options_from(capa_rules, no_evidence)
+        fingerprinter = analyser(options)
+        report_ingest(
+            ingest(store, items, blind=False, progress=not state.quiet, fingerprinter=fingerprinter)
+        )
         with SQLiteIntelStore(db) as intel:
             intel_csv = write_text(out / "intel.csv", _data("intel.csv"))
             added = intel.add(load_intel(intel_csv))
@@ -74,7 +80,10 @@ def demo(out: Path, keep: bool) -> None:
             from attributor.intel.ioc import read_ioc_file
 
             request = CaseRequest(
-                samples=[incident], iocs=read_ioc_file(ioc_file), title="attributor demo incident"
+                samples=[incident],
+                iocs=read_ioc_file(ioc_file),
+                title="attributor demo incident",
+                options=options,
             )
             doc = attribute(store, request, intel)
     render_attribution(doc, out_console())

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from attributor.evidence.record import TAG_NON_ATTRIBUTABLE
 from attributor.match.evidence import SharedEvidence
@@ -156,11 +156,39 @@ def quality_records(result: MatchResult) -> list[EvidenceRecord]:
     ]
 
 
+COLLAPSED_KINDS = frozenset({"capability", "crypto"})  # one record per rule / algorithm and sample
+
+
+def collapse_locations(shared: list[SharedEvidence]) -> list[SharedEvidence]:
+    """One entry per capability rule / crypto algorithm: a rule matching in ten functions is one
+    piece of evidence, not ten (the first location stays; the detail counts the others)."""
+    first: dict[tuple[str, str], SharedEvidence] = {}
+    extra: dict[tuple[str, str], list[int]] = {}
+    out: list[SharedEvidence] = []
+    for s in shared:
+        key = s.evidence.key
+        if s.evidence.kind not in COLLAPSED_KINDS:
+            out.append(s)
+        elif key not in first:
+            first[key] = s
+            extra[key] = []
+            out.append(s)
+        elif s.evidence.address is not None:
+            extra[key].append(s.evidence.function or s.evidence.address)
+    for i, s in enumerate(out):
+        more = extra.get(s.evidence.key)
+        if more:
+            listed = ", ".join(f"{a:#x}" for a in sorted(set(more))[:8])
+            detail = f"{s.evidence.detail}; also at {len(set(more))} more locations ({listed})".lstrip("; ")
+            out[i] = replace(s, evidence=replace(s.evidence, detail=detail))
+    return out
+
+
 def sample_records(result: MatchResult) -> list[EvidenceRecord]:
     """All records of one sample: code per family, shared findings, quality."""
     sha = result.sample.sha256
     records = [code_record(sha, f) for f in result.families]
-    records += [shared_record(sha, s) for s in result.evidence]
+    records += [shared_record(sha, s) for s in collapse_locations(result.evidence)]
     records += quality_records(result)
     return records
 
