@@ -43,6 +43,10 @@ def render(summary: dict) -> str:
         parts.append(_embedded(summary["tasks"]["embedded-reuse"]))
     if "speed" in summary["tasks"]:
         parts.append(_speed(summary["tasks"]["speed"]))
+    if "crypto" in summary["tasks"]:
+        parts.append(_crypto(summary["tasks"]["crypto"], summary))
+    if "calibration" in summary["tasks"]:
+        parts.append(_calibration(summary["tasks"]["calibration"], summary))
     parts.append(_runs(summary["runs"]))
     parts.append(_notes(summary))
     return "\n\n".join(p for p in parts if p) + "\n"
@@ -498,6 +502,312 @@ def _latency_rows(a: dict | None, m: dict | None, ratio: dict) -> list[list[obje
 
 def _safe_div(x: float | None, y: float | None) -> float | None:
     return x / y if x is not None and y else None
+
+
+# --------------------------------------------------------------------------- crypto
+
+
+def _crypto(c: dict, s: dict) -> str:
+    run = c.get("run", {})
+    sp = c["speed"]
+    out = ["## 4. Crypto detection (dataset B)", ""]
+    if run and (run.get("command") != s.get("command") or run.get("date") != s.get("date")):
+        versions = ", ".join(f"{k} {v}" for k, v in sorted(run.get("versions", {}).items()))
+        out += [
+            f"Measured in a separate run: `{run['command']}` on {run['date']} ({_machine(run)}; {versions}; "
+            f"attributor sources + bench/crypto.py sha256 `{run.get('code', '?')}`).",
+            "",
+        ]
+    out += [
+        f"`bench/crypto.py`: every file of dataset B ({c['n_queries']} queries as `strip --strip-all` "
+        f"copies, {c['n_references']} references as shipped) is loaded blind, its functions are "
+        "recovered and "
+        "`detect_crypto(binary, program)` runs, one file at a time in one measured process. A binary counts "
+        "as reporting an algorithm when any hit names it (`xor-loop` and `key blob` hits and the names that "
+        "leave two algorithms open, such as `Salsa20/ChaCha20`, count for nothing).",
+        "",
+        "Ground truth, per binary and algorithm, is derived by the scorer from the original files' symbols "
+        "(defined `.dynsym` names, plus `.symtab` where a query still has one; `WITNESSES` in "
+        "`bench/crypto.py` maps names such as `crc32`, `XXH64`, `crypto_stream_chacha20`, `AES_encrypt`, "
+        "`DES_set_key`, `SHA512_Init`, `cmsMD5alloc` to algorithms) together with what each library "
+        "family compiles in (`FAMILY_CLAIMS`, for internal code no exported name shows: libgcrypt, gnutls, "
+        "SQLite, c-ares, zstd ≥ 1.5, liblzma's SHA-256). Without a `.symtab` the truth is the union; with "
+        "one, a family claim the symbols do not confirm is dropped unless the code is known to be inlined. "
+        "Disagreements are listed below the tables.",
+        "",
+        "### Named expectations (issue 3)",
+        "",
+        _crypto_checks(c["checks"]),
+        "",
+        "### Per algorithm (binary level)",
+        "",
+        _crypto_table(c),
+        "",
+        "### Every false positive and false negative",
+        "",
+        _crypto_errors(c["errors"]),
+        "",
+        "### Speed",
+        "",
+        f"{sp['files']} files, {sp['file_mib']:.1f} MiB on disk, {sp['mapped_mib']:.1f} MiB mapped; CPU "
+        "seconds in the runner process, per MiB mapped. The signature index is built once per process "
+        "and not counted.",
+        "",
+        table(
+            ["step", "ms per MiB"],
+            [
+                ["load (LIEF, blind)", sp.get("load_ms_per_mib")],
+                ["byte scans: `detect_crypto(binary)`", sp.get("scan_ms_per_mib")],
+                ["function recovery: `recover(binary)`", sp.get("recover_ms_per_mib")],
+                [
+                    "`detect_crypto(binary, program)` (scans + references, loops, naming)",
+                    sp.get("detect_ms_per_mib"),
+                ],
+            ],
+        ),
+        "",
+        f"Byte scans: {sp['scan_mib_per_s']:.1f} MiB/s. Largest image: `{sp['largest']['id']}`, "
+        f"{sp['largest']['mapped_mib']:.1f} MiB mapped, scan {sp['largest']['scan_s']:.2f} s, with program "
+        f"{sp['largest']['detect_s']:.2f} s.",
+        "",
+        "### How the ground truth was settled",
+        "",
+        "Symbols and family disagree here (rule: without `.symtab` a symbol witness is kept; with `.symtab` "
+        "an unconfirmed, not-inlined family claim is dropped):",
+        "",
+        "\n".join(f"* {x}" for x in c["truth_conflicts"]) or "(none)",
+        "",
+        f"{sum(len(v) for v in c['family_only'].values())} labels in {len(c['family_only'])} binaries "
+        "rest on the family table alone (no symbol names them): "
+        + "; ".join(f"{k} ({n})" for k, n in sorted(_family_only_counts(c["family_only"]).items()))
+        + ".",
+    ]
+    if c.get("failed"):
+        out += [
+            "",
+            "Files the detector could not load: " + "; ".join(f"`{k}` ({v})" for k, v in c["failed"].items()),
+        ]
+    return "\n".join(out)
+
+
+def _machine(run: dict) -> str:
+    env = run.get("environment") or {}
+    if not env:
+        return "machine not recorded"
+    return f"{env.get('cpu', '?')}, {env.get('cores', '?')} cores, {env.get('memory_gib', 0):.0f} GiB RAM"
+
+
+def _family_only_counts(family_only: dict[str, list[str]]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for bid, algs in family_only.items():
+        fam = bid.split("/")[0] if "/" in bid and not bid.startswith("linux/") else bid.split("/")[1]
+        for a in algs:
+            key = f"{fam}: {a}"
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def _crypto_checks(checks: list[dict]) -> str:
+    rows = []
+    for ch in checks:
+        note = "; ".join(ch["missing"][:6]) or ""
+        if ch["not_in_truth"]:
+            note = (note + "; " if note else "") + "not in ground truth: " + "; ".join(ch["not_in_truth"][:4])
+        rows.append(["✓" if ch["ok"] else "✗", ch["check"], len(ch["binaries"]), note or "—"])
+    return table(["", "expectation", "binaries", "missing / extra"], rows)
+
+
+def _crypto_table(c: dict) -> str:
+    rows: list[list[object]] = []
+    for alg, r in c["algorithms"].items():
+        if not (r["binaries_with_it"] or r["fp"]):
+            continue
+        rows.append([alg, r["binaries_with_it"], r["tp"], r["fp"], r["fn"], r["precision"], r["recall"]])
+    t = c["total"]
+    rows.append(["**all (micro)**", "", t["tp"], t["fp"], t["fn"], t["precision"], t["recall"]])
+    silent = [a for a, r in c["algorithms"].items() if not (r["binaries_with_it"] or r["fp"])]
+    text = table(["algorithm", "binaries with it", "TP", "FP", "FN", "precision", "recall"], rows)
+    if silent:
+        text += f"\n\nNo binary contains {', '.join(silent)}, and the detector reports none of them."
+    return text
+
+
+def _crypto_errors(errors: list[dict]) -> str:
+    if not errors:
+        return "(none)"
+    rows = [
+        [
+            e["error"],
+            e["algorithm"],
+            short_query(e["binary"]) if e["binary"].startswith("linux/") else e["binary"],
+            "; ".join(e.get("evidence", [])) or "—",
+            ", ".join(e.get("ambiguous", [])) or "—",
+        ]
+        for e in sorted(errors, key=lambda e: (e["error"], e["algorithm"], e["binary"]))
+    ]
+    return table(["", "algorithm", "binary", "evidence (FP)", "undecided names reported"], rows)
+
+
+# --------------------------------------------------------------------------- fusion calibration
+
+
+def _calibration(c: dict, s: dict) -> str:
+    run = c.get("run", {})
+    out = ["## Fusion calibration (dataset B)", ""]
+    if run and (run.get("command") != s.get("command") or run.get("date") != s.get("date")):
+        versions = ", ".join(f"{k} {v}" for k, v in sorted(run.get("versions", {}).items()))
+        out += [
+            f"Measured in a separate run: `{run['command']}` on {run['date']} ({_machine(run)}; {versions}; "
+            f"attributor sources + bench/calibration.py sha256 `{run.get('code', '?')}`).",
+            "",
+        ]
+    rs, ps = c["rows_per_setting"], c["positives_per_setting"]
+    out += [
+        "`bench/calibration.py` measures the fusion model of `attributor/scoring/fusion.py`, "
+        "`P(family) = sigmoid(bias + w · x)`, on dataset B and fits the weights the data can speak to. "
+        f"Every reference ({c['n_references']}) and every query ({c['n_queries']}, `strip --strip-all` "
+        "copies) is analysed with `analyse_path(blind=True)`, evidence on (crypto, key material, "
+        "indicators; no capa rules). Each query is matched twice: against the full reference store "
+        "(**full**) and against the store without the references of its own embedded families "
+        "(**held-out**: its library is not in the corpus, so every candidate is wrong and the right answer "
+        "is to abstain; these are the negative controls). One row per (query, setting, candidate family): "
+        "the non-library families the matcher ranks plus those named by shared evidence, with "
+        "`family_features`. Label 1 when the family is a verified embedded family of the query, 0 when it is "
+        f"in the query's `negatives_all`; {c['n_unscored']} rows of other families (unverified, unlisted) "
+        f"are not scored. Scored rows: {rs['full']} full ({ps['full']} positive), {rs['held-out']} held-out "
+        f"({ps['held-out']} positive).",
+        "",
+        "Fit: logistic regression by Newton/IRLS with a ridge (L2 "
+        f"{c['l2']}) on the non-bias weights, fixed before the run; a feature whose column is zero in every "
+        "row keeps its hand-set prior; evidence may not lower a probability, so a weight fitted below zero "
+        "is fixed at 0 and the rest refitted. **Out-of-sample** numbers come from grouped cross-validation "
+        f"that leaves one wheel package out at a time ({len(c['groups'])} folds: "
+        f"{', '.join(c['groups'])}); versions of one package never sit on both sides. In-sample numbers use "
+        "the fit on every row and are shown only to size the optimism.",
+        "",
+        "### Weights",
+        "",
+        _cal_weights(c),
+        "",
+        "### Calibration",
+        "",
+        _cal_metrics(c),
+        "",
+        "*contested*: the rows to which the hand-set or either fitted model gives at least "
+        f"{c.get('contested', 0.1)} (the same rows for every model); the other rows are easy negatives that "
+        "every model gets right and that make up most of *all*.",
+        "",
+        "Reliability, all scored rows (10 equal-width bins of the predicted probability; "
+        "observed = share of rows whose family is really embedded):",
+        "",
+        _cal_reliability(c),
+        "",
+        f"### Decisions at `ABSTAIN_BELOW` = {c['threshold']}",
+        "",
+        "A family is named when its probability reaches the threshold; a query's verdict abstains when no "
+        "family does (the case has no actor labels here, so the verdict is the top family). "
+        "*named, not scored*: families outside the query's labels; *controls named*: the dataset's "
+        "per-query negative-control families. The matcher's own decision rule (`FamilyScore.attributed`) "
+        "is shown for reference.",
+        "",
+        _cal_decisions(c),
+        "",
+        "### Where the fitted model is most wrong (out-of-sample)",
+        "",
+        _cal_hardest(c["hardest"]),
+        "",
+        _cal_weights_file(c),
+    ]
+    if c.get("failed"):
+        failed = "; ".join(f"`{k}` ({v})" for k, v in c["failed"].items())
+        out += ["", f"Files that could not be analysed: {failed}"]
+    return "\n".join(out)
+
+
+def _cal_weights(c: dict) -> str:
+    rows = []
+    order = ["bias", *[k for k in c["prior"] if k != "bias"]]
+    variant = c["variant"]
+    for k in order:
+        groups = c["groups_nonzero"].get(k, 0)
+        if k in c["fitted_clamped"]:
+            status = f"fitted below 0 ({c['fitted_clamped'][k]:.3f}), fixed at 0"
+        elif k == "bias" or k in c["fitted_free"]:
+            status = "fitted"
+        elif groups:
+            status = f"prior: non-zero in {groups} package(s) only, fewer than {c['min_groups']}"
+        else:
+            status = "prior: zero in every row"
+        lo, hi = c["fold_spread"].get(k, [None, None])
+        spread = f"{lo:.3f} … {hi:.3f}" if lo is not None else "–"
+        nz, nz_pos = c["nonzero_rows"].get(k, "–"), c["nonzero_positive_rows"].get(k, "–")
+        rows.append([k, c["prior"][k], c["fitted"][k], spread, variant["weights"][k], nz, nz_pos, status])
+    header = ["weight", "hand-set", "fitted (all rows)", "range over folds", "fitted, other kinds at priors"]
+    return table([*header, "rows with x ≠ 0", "… positive", "status"], rows)
+
+
+def _cal_metrics(c: dict) -> str:
+    rows = []
+    for model, per in c["calibration"].items():
+        for part in ("all", "full", "held-out", "contested"):
+            m = per[part]
+            rows.append([model, part, m["n"], m["positives"], m["brier"], m["log_loss"], m["ece"]])
+    return table(["weights", "rows", "n", "positives", "Brier", "log loss", "ECE"], rows)
+
+
+def _cal_reliability(c: dict) -> str:
+    hand = c["calibration"]["hand-set"]["all"]["reliability"]
+    fit = c["calibration"]["fitted (out-of-sample)"]["all"]["reliability"]
+    rows = []
+    for h, f in zip(hand, fit, strict=True):
+        rows.append(
+            [
+                f"{h['lo']:.1f}–{h['hi']:.1f}",
+                *(h["count"], h["mean_predicted"], h["observed"]),
+                *(f["count"], f["mean_predicted"], f["observed"]),
+            ]
+        )
+    return table(
+        ["P bin", "hand-set n", "mean P", "observed", "fitted (o-o-s) n", "mean P", "observed"], rows
+    )
+
+
+def _cal_decisions(c: dict) -> str:
+    rows = []
+    for model, per in c["decisions"].items():
+        for setting, d in per.items():
+            rows.append(
+                [
+                    *(model, setting, d["named_tp"], d["named_fp"], d["named_unscored"]),
+                    *(d["named_negative_controls"], pct(d["recall"]), pct(d["precision"])),
+                    f"{d['abstained']}/{d['queries']}",
+                    *(d["queries_with_false_attribution"], d["verdict_right"]),
+                ]
+            )
+    header = ["weights", "corpus", "named TP", "named FP", "named, not scored", "controls named"]
+    header += ["recall", "precision", "abstained", "queries with a false attribution", "verdict right"]
+    return table(header, rows)
+
+
+def _cal_hardest(rows: list[dict]) -> str:
+    body = [
+        [
+            *(short_query(r["query"]), r["setting"], r["family"], r["label"], r["p"]),
+            ", ".join(f"{k} {v}" for k, v in r["features"].items()) or "none",
+        ]
+        for r in rows
+    ]
+    return table(["query", "corpus", "family", "label", "P (o-o-s)", "features ≠ 0"], body)
+
+
+def _cal_weights_file(c: dict) -> str:
+    w = c.get("weights_file", {})
+    if w.get("written"):
+        return (
+            f"The fitted weights are in `attributor/scoring/weights.json` ({w['why']}: "
+            f"{w['oos_brier']:.4f} against {w['hand_brier']:.4f}); `FusionWeights` loads them as the default."
+        )
+    return f"`attributor/scoring/weights.json` was not written: {w.get('why', '?')}."
 
 
 def _runs(runs: list[dict]) -> str:

@@ -26,7 +26,7 @@ from typing import IO
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import embedded_reuse, function_match, report, speed, symbols
+from bench import calibration, capabilities, crypto, embedded_reuse, function_match, report, speed, symbols
 from bench.config import PEERS, TASKS, Settings
 from bench.datasets import (
     EMBEDDED_REUSE,
@@ -39,6 +39,7 @@ from bench.procs import REPO_ROOT
 from bench.tools import ToolRun, run_tool
 
 log = logging.getLogger("bench")
+ALL_TASKS = (*TASKS, "crypto", "capabilities", "calibration")
 DEFAULT_OUTPUT = REPO_ROOT / "docs" / "benchmarks.md"
 
 
@@ -54,7 +55,7 @@ def parse_args(argv: list[str]) -> Settings:
     ap.add_argument(
         "--shared", type=Path, default=Path("../shared"), help="shared folder with datasets/build_*.py"
     )
-    ap.add_argument("--only", default=",".join(TASKS), help="comma list of " + ",".join(TASKS))
+    ap.add_argument("--only", default=",".join(ALL_TASKS), help="comma list of " + ",".join(ALL_TASKS))
     ap.add_argument(
         "--peers", default=",".join(PEERS), help="comma list of " + ",".join(PEERS) + " (empty: none)"
     )
@@ -74,7 +75,7 @@ def parse_args(argv: list[str]) -> Settings:
     args = ap.parse_args(argv)
     only = tuple(t for t in args.only.split(",") if t)
     peers = tuple(p for p in args.peers.split(",") if p)
-    for name, allowed in ((only, TASKS), (peers, PEERS)):
+    for name, allowed in ((only, ALL_TASKS), (peers, PEERS)):
         bad = set(name) - set(allowed)
         if bad:
             ap.error(f"unknown: {', '.join(sorted(bad))} (choose from {', '.join(allowed)})")
@@ -241,8 +242,16 @@ def main(argv: list[str] | None = None) -> int:
             tasks["embedded-reuse"] = er[0]
     if settings.wants("speed"):
         tasks["speed"] = speed.summarise(fm[1], er[1], fm[2], er[2])
+    if settings.wants("crypto"):
+        tasks["crypto"] = crypto.run(settings, refs, queries, runs)
+    if settings.wants("capabilities"):  # capa rules: our extractor vs vivisect (bench/capabilities.py)
+        tasks["capabilities"] = capabilities.run(settings.shared / "capa-rules", settings.datasets)
+    if settings.wants("calibration"):  # fusion weights fitted and calibrated (bench/calibration.py)
+        tasks["calibration"] = calibration.run(settings, refs, queries, runs)
     summary = build_summary(settings, tasks, runs, fm[1] if fm else {}, er[1] if er else {})
     summary["wall_minutes"] = (time.perf_counter() - started) / 60
+    summary = crypto.keep_published(settings, summary)  # --only crypto keeps the other sections
+    summary = calibration.keep_published(settings, summary)  # likewise --only calibration (and mixes)
     write_outputs(settings, summary)
     lock.close()
     return 0

@@ -15,12 +15,14 @@ families is responsible, under the same independence assumption::
 
     P(unknown) = prod_A (1 - P(A)) * prod_{f without actor} (1 - P(f))
 
-The weights in :data:`DEFAULT_WEIGHTS` come from ``weights.json`` beside this module. The code
-weights (``bias``, ``code``, ``unique``, ``matchable``) are fitted by logistic regression on the
-embedded-reuse dev set (``bench/calibration.py``; calibration and the command in
-``docs/benchmarks.md``). That set holds no shared keys, indicators or destructive capabilities,
-so those weights are priors set by hand and documented in ``docs/attribution.md``: identical key
-material is the strongest evidence, then shared indicators, then capabilities and crypto.
+The weights in :data:`DEFAULT_WEIGHTS` come from ``weights.json`` beside this module, written by
+``bench/calibration.py``: ``bias``, ``code``, ``unique`` and ``matchable`` are fitted by ridge
+logistic regression on the embedded-reuse dev set, out-of-sample checked by leaving one package
+out; ``crypto`` and ``indicators`` were fitted there too and came out below zero (shared library
+strings and constants are not evidence of a family), so they are held at 0; ``keys`` (one
+package has any) and ``capabilities`` (no capa rules in that job) are hand-set priors. Without
+the file the hand-set :class:`FusionWeights` defaults apply. Details and numbers:
+``docs/calibration.md`` and ``docs/benchmarks.md``.
 """
 
 from __future__ import annotations
