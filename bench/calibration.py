@@ -65,7 +65,8 @@ log = logging.getLogger("bench")
 L2 = 1.0  # ridge on the non-bias weights (0.5 * L2 * |w|^2), fixed before looking at the data
 MIN_GROUPS = 2  # a feature is fitted only when non-zero in two packages (else CV cannot check it)
 CONTESTED = 0.1  # "contested" rows: some compared model gives them at least this probability
-CODE_ONLY = ("code", "unique", "matchable", "crypto")  # the variant that keeps every other kind at its prior
+# the variant that keeps every other kind at its prior
+CODE_ONLY = ("code", "unique", "matchable", "attributed", "crypto")
 BINS = 10
 WEIGHTS_FILE = Path(__file__).resolve().parents[1] / "attributor" / "scoring" / "weights.json"
 SETTINGS = ("full", "held-out")

@@ -19,6 +19,7 @@ past ``--timeout`` is recorded as a lower bound. :func:`run` is the job ``bench/
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import resource
@@ -43,6 +44,23 @@ LIBRARIES = (
     "references/libc/bookworm_2.36-9+deb12u14/libc.so.6",
     "references/openssl/bookworm_3.0.20-1~deb12u2/libcrypto.so.3",
 )
+_STAGES = """
+import json, sys, time
+from attributor.disasm.recover import recover
+from attributor.evidence.capabilities import detect_capabilities, load_rules
+from attributor.evidence.crypto import detect_crypto, extract_key_material
+from attributor.evidence.indicators import extract_indicators
+from attributor.loading.loader import load_path
+rules = load_rules(sys.argv[2])
+t = {}
+c = time.process_time(); b = load_path(sys.argv[1]); t["load"] = time.process_time() - c
+c = time.process_time(); p = recover(b); t["recover"] = time.process_time() - c
+c = time.process_time(); h = detect_crypto(b, p); extract_key_material(b, h, p)
+t["crypto"] = time.process_time() - c
+c = time.process_time(); extract_indicators(b, p); t["indicators"] = time.process_time() - c
+c = time.process_time(); detect_capabilities(b, p, rules); t["capabilities"] = time.process_time() - c
+print(json.dumps(t))
+"""
 _OURS = """
 import json, sys
 from attributor.disasm.recover import recover
@@ -64,6 +82,12 @@ def _timed(argv: list[str], timeout: float) -> tuple[float, str | None]:
         out = None
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), out
+
+
+def stages(path: Path, rules: Path, timeout: float) -> dict[str, float] | None:
+    """CPU seconds of each evidence stage on ``path`` in one fresh process (rules cache warm)."""
+    _cpu, out = _timed([sys.executable, "-c", _STAGES, str(path), str(rules)], timeout)
+    return None if out is None else {k: round(v, 2) for k, v in json.loads(out).items()}
 
 
 def ours(path: Path, rules: Path, timeout: float) -> tuple[float, set[str] | None]:
@@ -125,13 +149,17 @@ def run(rules: Path, datasets: Path, timeout: float = 900.0) -> dict:
         "only_viv": sum(r["only_viv"] for r in ok),
     }
     totals["ratio"] = totals["viv_cpu_s"] / max(totals["ours_cpu_s"], 1e-9)
-    return {"rows": rows, "totals": totals}
+    when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return {"rows": rows, "totals": totals, "run": {"date": when}}
 
 
 def _row(path: Path, rules: Path, timeout: float) -> dict:
     t_ours, r_ours = ours(path, rules, timeout)
     t_viv, r_viv = vivisect(path, rules, timeout)
+    st = stages(path, rules, timeout)
     row = {
+        "stages_cpu_s": st,
+        "evidence_cpu_s": None if st is None else round(sum(st.values()) - st["capabilities"], 2),
         "binary": path.name,
         "size": path.stat().st_size,
         "ours_cpu_s": round(t_ours, 2),

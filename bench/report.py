@@ -45,6 +45,10 @@ def render(summary: dict) -> str:
         parts.append(_speed(summary["tasks"]["speed"]))
     if "crypto" in summary["tasks"]:
         parts.append(_crypto(summary["tasks"]["crypto"], summary))
+    if "capabilities" in summary["tasks"]:
+        from bench.report_evidence import render_capabilities
+
+        parts.append(render_capabilities(summary["tasks"]["capabilities"], summary))
     if "calibration" in summary["tasks"]:
         parts.append(_calibration(summary["tasks"]["calibration"], summary))
     parts.append(_runs(summary["runs"]))

@@ -184,17 +184,28 @@ def test_document_is_deterministic_and_round_trips(demo_corpus, incident, demo_d
     assert AttributionDocument.model_validate_json(demo_doc.to_json()) == demo_doc
 
 
-def test_cli_attribution_is_byte_identical_across_hash_seeds(demo_corpus, incident, tmp_path) -> None:
-    """The whole command, twice, in fresh interpreters with different hash seeds."""
-    db = tmp_path / "c.db"
+def _cli(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([sys.executable, "-m", "attributor", "-q", *args], env=env, capture_output=True,
+                          text=True, timeout=300, check=False)  # fmt: skip
+    assert not check or proc.returncode == 0, proc.stderr[-2000:]
+    return proc
+
+
+def _cli_corpus(demo_corpus, db: Path, skip: set[str] = frozenset()) -> dict[str, str]:  # type: ignore[assignment]
     env = {**os.environ, "ATTRIBUTOR_DB": str(db)}
-    for family in sorted({s.family for s in demo_corpus}):
+    for family in sorted({s.family for s in demo_corpus} - skip):
         paths = [str(s.path) for s in demo_corpus if s.family == family]
         lib = ["--library"] if all(s.library for s in demo_corpus if s.family == family) else []
         actor = next((s.actor for s in demo_corpus if s.family == family and s.actor), None)
-        cmd = [sys.executable, "-m", "attributor", "-q", "corpus", "add", *paths, "--family", family, *lib]
-        cmd += ["--actor", actor] if actor else []
-        subprocess.run(cmd, env=env, check=True, capture_output=True, timeout=300)
+        _cli(
+            "corpus", "add", *paths, "--family", family, *lib, *(["--actor", actor] if actor else []), env=env
+        )
+    return env
+
+
+def test_cli_attribution_is_byte_identical_across_hash_seeds(demo_corpus, incident, tmp_path) -> None:
+    """The whole command, twice, in fresh interpreters with different hash seeds."""
+    env = _cli_corpus(demo_corpus, tmp_path / "c.db")
     outs = []
     for seed in ("0", "4242"):
         proc = subprocess.run(
@@ -218,3 +229,22 @@ def test_every_renderer_accepts_a_real_document(demo_doc: AttributionDocument) -
     stix = json.loads(render(demo_doc, "stix"))
     assert stix["type"] == "bundle"
     assert "ACTOR-NORTHWIND" in render(demo_doc, "text")
+
+
+def test_signed_case_verifies_and_a_changed_corpus_is_named(demo_corpus, incident, tmp_path) -> None:
+    """keygen -> attribute --case -> verify --db: the same corpus re-runs byte-identical (exit 0);
+    a verifier whose corpus lacks aurora gets exit 31 and the differences by name."""
+    env = _cli_corpus(demo_corpus, tmp_path / "c.db")
+    key, pub, case = tmp_path / "a.key", tmp_path / "a.pub", tmp_path / "case.zip"
+    _cli("keygen", "--private", str(key), "--public", str(pub), env=env)
+    _cli("attribute", str(incident), "--case", str(case), "--key", str(key), "--tlp", "TLP:GREEN",
+         "--format", "json", env=env)  # fmt: skip
+    ok = _cli("verify", str(case), "--key", str(pub), "--db", env["ATTRIBUTOR_DB"], str(incident),
+              "--format", "json", env=env)  # fmt: skip
+    report = json.loads(ok.stdout)
+    assert report["ok"] is True and report["rerun"]["status"] == "same", report
+    other = _cli_corpus(demo_corpus, tmp_path / "other.db", skip={"aurora"})
+    bad = _cli("verify", str(case), "--key", str(pub), "--db", other["ATTRIBUTOR_DB"], str(incident),
+               env=other, check=False)  # fmt: skip
+    assert bad.returncode == 31, bad.stdout + bad.stderr
+    assert "aurora" in bad.stdout and "verdict" in bad.stdout, bad.stdout

@@ -148,7 +148,7 @@ def test_weights_json_loads_into_fusion_weights() -> None:
     assert w.version.startswith("fitted on embedded-reuse dev set, 100 rows")
     version = json.loads(text)["version"]
     assert "fixed at 0: crypto" in version
-    assert "hand-set priors: unique, matchable, keys, indicators, capabilities " in version
+    assert "hand-set priors: unique, matchable, attributed, keys, indicators, capabilities " in version
 
 
 def test_keep_published_merges_only_the_tasks_that_ran(tmp_path) -> None:

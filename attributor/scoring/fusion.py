@@ -50,6 +50,7 @@ class FusionWeights:
     code: float = 1.2  # log1p(code score)
     unique: float = 1.0  # log1p(unique functions)
     matchable: float = 2.0  # fraction of the sample's matchable bytes shared with the family
+    attributed: float = 3.0  # the matcher's decision rule (enough functions unique to the family)
     keys: float = 4.0  # sum of specificities of shared key material
     indicators: float = 2.5  # ... of shared indicators (C2 hosts, mutexes, PDB paths)
     capabilities: float = 0.6  # ... of shared capabilities
@@ -75,7 +76,7 @@ def _packaged_weights() -> FusionWeights:
 
 
 DEFAULT_WEIGHTS = _packaged_weights()
-FEATURES = ("code", "unique", "matchable", "keys", "indicators", "capabilities", "crypto")
+FEATURES = ("code", "unique", "matchable", "attributed", "keys", "indicators", "capabilities", "crypto")
 
 
 def family_features(
@@ -87,6 +88,7 @@ def family_features(
         x["code"] = math.log1p(max(0.0, family.score))
         x["unique"] = math.log1p(family.unique_functions)
         x["matchable"] = float(family.matchable_fraction)
+        x["attributed"] = 1.0 if family.attributed and not family.library else 0.0
     per_kind = {"key": "keys", "indicator": "indicators", "capability": "capabilities", "crypto": "crypto"}
     for s in shared:
         if name in s.families:
