@@ -16,7 +16,7 @@ families is responsible, under the same independence assumption::
     P(unknown) = prod_A (1 - P(A)) * prod_{f without actor} (1 - P(f))
 
 The weights in :data:`DEFAULT_WEIGHTS` come from ``weights.json`` beside this module, written by
-``bench/calibration.py``: ``bias``, ``code``, ``unique`` and ``matchable`` are fitted by ridge
+``bench/calibration.py``: ``bias``, ``code``, ``unique``, ``matchable`` and ``attributed`` are fitted by ridge
 logistic regression on the embedded-reuse dev set, out-of-sample checked by leaving one package
 out; ``crypto`` and ``indicators`` were fitted there too and came out below zero (shared library
 strings and constants are not evidence of a family), so they are held at 0; ``keys`` (one
