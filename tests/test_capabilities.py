@@ -78,8 +78,14 @@ EXPECTED_WIN: dict[str, tuple[set[str], set[str], set[str]]] = {
     "write file on Windows": ({"wipe_mbr", "shred_file"}, set(), set()),
     "delete file": ({"shred_file"}, set(), set()),
 }
-# The public rule set has no Linux wiper / timestomp / log-wipe rules: these are the nearest.
+# The public rule set has no Linux wiper / timestomp / log-wipe rules: attributor's own rules
+# (attributor/evidence/rules, "(attributor)" in the name) cover them; the public ones fire too.
 EXPECTED_ELF: dict[str, tuple[set[str], set[str], set[str]]] = {
+    "overwrite raw disk on Linux (attributor)": ({"wipe_disk"}, {"T1561.002"}, {TAG_DESTRUCTIVE}),
+    "overwrite then delete file on Linux (attributor)": ({"shred_file"}, {"T1485"}, {TAG_DESTRUCTIVE}),
+    "timestomp file on Linux (attributor)": ({"timestomp"}, {"T1070.006"}, {TAG_ANTI_FORENSIC}),
+    "wipe system logs on Linux (attributor)": ({"truncate_logs"}, {"T1070.002"}, {TAG_ANTI_FORENSIC}),
+    "self delete on Linux (attributor)": ({"self_delete"}, {"T1070.004"}, {TAG_ANTI_FORENSIC}),
     "write file on Linux": ({"wipe_disk", "shred_file"}, set(), set()),
     "delete file on Linux": ({"shred_file", "self_delete"}, set(), set()),
     "set file attributes": ({"timestomp"}, {"T1222"}, set()),
@@ -171,7 +177,7 @@ def test_windows_destruction_anti_forensics_and_encryption(cap_bins: FixtureBins
 
 @pytest.mark.parametrize("cell", BUILDS["destroy_elf"])
 def test_linux_destruction_and_encryption(cap_bins: FixtureBins, rules: RuleSet, cell: str) -> None:
-    """The nearest public rules fire on the Linux wiper fixture, at -O0 and -O2."""
+    """attributor's Linux rules and the nearest public ones fire on the Linux wiper, at -O0 and -O2."""
     _check_expected(cap_bins.need(f"destroy_elf/{cell}"), rules, EXPECTED_ELF)
 
 

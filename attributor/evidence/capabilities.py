@@ -59,8 +59,15 @@ def default_cache_dir() -> Path:
     return Path(base) / "attributor" / "capa"
 
 
+# attributor's own rules (capa format), loaded beside the user's: Linux wiping and anti-forensics,
+# which the public rule set does not cover (see rules/README.md).
+BUILTIN_RULES = Path(__file__).resolve().parent / "rules"
+
+
 def load_rules(path: str | os.PathLike[str], cache_dir: Path | None = None) -> RuleSet:
     """Compile the capa rules under ``path`` (a directory or one ``.yml`` file), cached.
+
+    attributor's own rules (:data:`BUILTIN_RULES`) are always added.
 
     Args:
         path: the rules directory, e.g. a checkout of mandiant/capa-rules.
@@ -85,7 +92,7 @@ def load_rules(path: str | os.PathLike[str], cache_dir: Path | None = None) -> R
         raise RulesError(f"no capa rules (*.yml) under {root}")
     cache = _usable_cache(cache_dir or default_cache_dir())
     try:
-        return capa.rules.get_rules([root], cache_dir=cache, enable_cache=cache is not None)
+        return capa.rules.get_rules([root, BUILTIN_RULES], cache_dir=cache, enable_cache=cache is not None)
     except capa.rules.InvalidRuleWithPath as e:
         raise RulesError(f"invalid capa rule {e.path}: {_one_line(e)}") from e
     except (capa.rules.InvalidRule, yaml.YAMLError, UnicodeDecodeError) as e:
