@@ -258,11 +258,12 @@ def _urls(scan: _Scan) -> None:
         if url is None:
             continue
         scan.claim(m)
-        scan.add(m, "url", url.value, raw)
         host = _url_host(url.value)
         ind = _canon(canon_ip, host.strip("[]")) if host.startswith("[") else _canon(_host_canon, host)
-        if ind is not None and (ind.kind != Kind.DOMAIN or _good_domain(ind, True)):
-            scan.add(m, _host_subtype(ind), ind.value, raw)
+        if ind is None or (ind.kind == Kind.DOMAIN and not _good_domain(ind, True)):
+            continue  # "http://according/" in a dictionary or template text is no URL of a host
+        scan.add(m, "url", url.value, raw)
+        scan.add(m, _host_subtype(ind), ind.value, raw)
 
 
 def _url_host(value: str) -> str:
