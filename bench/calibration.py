@@ -580,37 +580,6 @@ def _maybe_write_weights(summary: dict, settings) -> dict:
     return status
 
 
-def keep_published(settings, summary: dict) -> dict:
-    """A run of separate tasks only (calibration, crypto, capabilities) keeps the published sections.
-
-    Like ``crypto.keep_published``: ``report.render`` draws only the tasks of the summary it gets,
-    so such a run takes the summary ``<cache>/bench/latest.json`` holds (the page's), replaces the
-    tasks it ran and their run lines, and leaves everything else attributed to the run that made it.
-    Each separate section states its own command and date.
-    """
-    separate = {"calibration", "crypto", "capabilities"}
-    previous = settings.work / "latest.json"
-    if settings.quick or set(settings.only) - separate or not previous.is_file():
-        return summary
-    old = json.loads(previous.read_text(encoding="utf-8"))
-    if old.get("mode") != summary.get("mode"):
-        return summary
-    if (summary.get("date"), summary.get("command")) == (old.get("date"), old.get("command")):
-        return summary  # already the published page (crypto.keep_published merged into it)
-    ran = [t for t in settings.only if t in summary["tasks"]]
-    for t in ran:
-        task = summary["tasks"][t]
-        if isinstance(task, dict):
-            task.setdefault("run", {})["environment"] = summary.get("environment", {})
-        old.setdefault("tasks", {})[t] = task
-    prefixes = tuple(f"{t} /" for t in ran)
-    old["runs"] = [r for r in old.get("runs", []) if not r["name"].startswith(prefixes)] + [
-        r for r in summary["runs"] if r["name"].startswith(prefixes)
-    ]
-    log.info("kept the other sections of the run of %s (%s)", old.get("date"), old.get("command"))
-    return old
-
-
 # --------------------------------------------------------------------------- runner (subprocess)
 
 

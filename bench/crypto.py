@@ -591,30 +591,6 @@ def summarise(ents: list[Entry], result: dict) -> dict:
     }
 
 
-def keep_published(settings, summary: dict) -> dict:
-    """``--only crypto`` (full mode) must not drop the published sections of ``docs/benchmarks.md``.
-
-    ``report.render`` draws only the tasks of the summary it gets, and ``<cache>/bench/latest.json``
-    holds the summary the page was rendered from. So a run whose tasks are all crypto takes that
-    earlier summary (header, tasks, runs: the numbers stay attributed to the run that made them)
-    and replaces only its crypto task and crypto run line; the crypto section states its own
-    command and date. Any other run (a full one, or one with no earlier summary) is unchanged.
-    """
-    previous = settings.work / "latest.json"
-    if settings.quick or set(settings.only) - {"crypto"} or not previous.is_file():
-        return summary
-    old = json.loads(previous.read_text(encoding="utf-8"))
-    if old.get("mode") != summary.get("mode"):
-        return summary
-    summary["tasks"]["crypto"].setdefault("run", {})["environment"] = summary.get("environment", {})
-    old.setdefault("tasks", {})["crypto"] = summary["tasks"]["crypto"]
-    old["runs"] = [r for r in old.get("runs", []) if not r["name"].startswith("crypto /")] + [
-        r for r in summary["runs"] if r["name"].startswith("crypto /")
-    ]
-    log.info("kept the other sections of the run of %s (%s)", old.get("date"), old.get("command"))
-    return old
-
-
 # --------------------------------------------------------------------------- runner (subprocess)
 
 

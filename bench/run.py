@@ -26,7 +26,17 @@ from typing import IO
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import calibration, capabilities, crypto, embedded_reuse, function_match, report, speed, symbols
+from bench import (
+    calibration,
+    capabilities,
+    crypto,
+    embedded_reuse,
+    function_match,
+    publish,
+    report,
+    speed,
+    symbols,
+)
 from bench.config import PEERS, TASKS, Settings
 from bench.datasets import (
     EMBEDDED_REUSE,
@@ -250,8 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         tasks["calibration"] = calibration.run(settings, refs, queries, runs)
     summary = build_summary(settings, tasks, runs, fm[1] if fm else {}, er[1] if er else {})
     summary["wall_minutes"] = (time.perf_counter() - started) / 60
-    summary = crypto.keep_published(settings, summary)  # --only crypto keeps the other sections
-    summary = calibration.keep_published(settings, summary)  # likewise --only calibration (and mixes)
+    summary = publish.keep_published(settings, summary)  # --only crypto/capabilities/calibration
     write_outputs(settings, summary)
     lock.close()
     return 0

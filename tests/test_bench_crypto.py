@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from bench import crypto
+from bench import crypto, publish
 from bench.crypto import Entry
 
 
@@ -161,11 +161,11 @@ def test_keep_published(tmp_path: Path) -> None:
         "runs": [{"name": "crypto / attributor"}],
     }
     only = SimpleNamespace(work=tmp_path, quick=False, only=("crypto",))
-    merged = crypto.keep_published(only, new)
+    merged = publish.keep_published(only, new)
     assert merged["date"] == "then" and merged["tasks"]["speed"] == {"x": 1}
     assert merged["tasks"]["crypto"]["y"] == 2 and "environment" in merged["tasks"]["crypto"]["run"]
     assert [r["name"] for r in merged["runs"]] == ["speed / a", "crypto / attributor"]
     full = SimpleNamespace(work=tmp_path, quick=False, only=("speed", "crypto"))
-    assert crypto.keep_published(full, new) is new
+    assert publish.keep_published(full, new) is new
     quick = SimpleNamespace(work=tmp_path, quick=True, only=("crypto",))
-    assert crypto.keep_published(quick, new) is new
+    assert publish.keep_published(quick, new) is new

@@ -10,6 +10,7 @@ import pytest
 
 from attributor.scoring.fusion import FEATURES, FusionWeights, family_probability
 from bench import calibration as cal
+from bench import publish
 
 PRIOR = {k: float(v) for k, v in vars(FusionWeights()).items() if k != "version"}
 
@@ -167,13 +168,13 @@ def test_keep_published_merges_only_the_tasks_that_ran(tmp_path) -> None:
         "tasks": {"calibration": {"z": 3}},
         "runs": [{"name": "calibration / attributor"}],
     }
-    merged = cal.keep_published(settings, new)
+    merged = publish.keep_published(settings, new)
     assert set(merged["tasks"]) == {"embedded-reuse", "crypto", "calibration"}
     assert merged["tasks"]["calibration"]["run"]["environment"] == {"cpu": "c"}
     assert merged["date"] == "earlier"
     assert merged["runs"] == [{"name": "embedded-reuse / attributor"}, {"name": "calibration / attributor"}]
     settings.only = ("calibration", "embedded-reuse")  # a run with a main task publishes itself
-    assert cal.keep_published(settings, new) is new
+    assert publish.keep_published(settings, new) is new
 
 
 def test_keep_published_leaves_an_already_merged_page_alone(tmp_path) -> None:
@@ -181,7 +182,7 @@ def test_keep_published_leaves_an_already_merged_page_alone(tmp_path) -> None:
     (tmp_path / "latest.json").write_text(json.dumps(page), encoding="utf-8")
     settings = SimpleNamespace(work=tmp_path, quick=False, only=("crypto",))
     merged_by_crypto = {**page, "tasks": {"crypto": {"new": 1}}}
-    assert cal.keep_published(settings, merged_by_crypto) is merged_by_crypto
+    assert publish.keep_published(settings, merged_by_crypto) is merged_by_crypto
     settings.quick = True
     fresh = {**page, "date": "later"}
-    assert cal.keep_published(settings, fresh) is fresh  # quick runs never merge
+    assert publish.keep_published(settings, fresh) is fresh  # quick runs never merge
