@@ -91,6 +91,11 @@ def load_rules(path: str | os.PathLike[str], cache_dir: Path | None = None) -> R
     if root.is_dir() and not any(root.rglob("*.yml")):
         raise RulesError(f"no capa rules (*.yml) under {root}")
     cache = _usable_cache(cache_dir or default_cache_dir())
+    # capa warns once per non-rule file it walks past; a wrong directory would flood stderr. Our
+    # own error (one line) says what is wrong, so its loggers stay at ERROR while it loads.
+    capa_log = logging.getLogger("capa")
+    level = capa_log.level
+    capa_log.setLevel(logging.ERROR)
     try:
         return capa.rules.get_rules([root, BUILTIN_RULES], cache_dir=cache, enable_cache=cache is not None)
     except capa.rules.InvalidRuleWithPath as e:
@@ -100,6 +105,8 @@ def load_rules(path: str | os.PathLike[str], cache_dir: Path | None = None) -> R
         raise RulesError(f"invalid capa rule {where}: {_one_line(e)}") from e
     except OSError as e:
         raise RulesError(f"cannot read capa rules under {root}: {e.strerror or e}") from e
+    finally:
+        capa_log.setLevel(level)
 
 
 def _first_invalid(root: Path) -> Path | None:
