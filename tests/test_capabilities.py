@@ -74,7 +74,8 @@ EXPECTED_WIN: dict[str, tuple[set[str], set[str], set[str]]] = {
     "clear Windows event logs": ({"clear_logs"}, {"T1070.001"}, {TAG_ANTI_FORENSIC}),
     "encrypt or decrypt via WinCrypt": ({"encrypt_buffer"}, {"T1027"}, {TAG_ENCRYPTION}),
     "encrypt data using RC4 via WinAPI": ({"encrypt_buffer"}, {"T1027"}, {TAG_ENCRYPTION}),
-    # overwrite-then-delete: the public rules have no single rule; both halves in one function
+    # overwrite-then-delete: no single public rule; ours, and both public halves in one function
+    "overwrite then delete file on Windows (attributor)": ({"shred_file"}, {"T1485"}, {TAG_DESTRUCTIVE}),
     "write file on Windows": ({"wipe_mbr", "shred_file"}, set(), set()),
     "delete file": ({"shred_file"}, set(), set()),
 }
