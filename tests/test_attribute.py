@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -216,6 +217,13 @@ def test_cli_attribution_is_byte_identical_across_hash_seeds(demo_corpus, incide
         outs.append(proc.stdout)
     assert outs[0] == outs[1]
     doc = AttributionDocument.model_validate_json(outs[0])
+    archive = tmp_path / "case.zip"
+    with zipfile.ZipFile(archive, "w") as z:  # an archive member is a sample like any other
+        z.write(incident, "incident")
+    zipped = AttributionDocument.model_validate_json(
+        _cli("attribute", str(archive), "--format", "json", env=env).stdout
+    )
+    assert zipped.inputs[0].name == "case.zip!incident" and zipped.verdict == doc.verdict
     assert doc.pairs and any(p.ref_asm for p in doc.pairs), "listings of matched pairs"
     assert doc.signatures, "verified YARA signatures for the attributed family"
 

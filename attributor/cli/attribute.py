@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,7 @@ import click
 from attributor.cli.case import passphrase_options, read_passphrase
 from attributor.cli.common import blind_option, common_flags, db_option, get_state, limit_options, out_console
 from attributor.cli.evidence import evidence_options, options_from
+from attributor.cli.match import _expanded
 from attributor.report.attribution import AttributionDocument
 
 if TYPE_CHECKING:
@@ -89,7 +91,15 @@ def run_attribution(
         blind=blind, options=options_from(capa_rules, no_evidence), listings=listings,
     )  # fmt: skip
     path = resolve_db_path(db)
-    with open_store(path, create=False) as store:
+    with ExitStack() as stack, open_store(path, create=False) as store:
+        # archives (zip with the usual password, tar) are opened as `match` opens them: each member
+        # is one sample, shown as ARCHIVE!MEMBER (escaped), read from a private temporary folder
+        files: list[Path] = []
+        for sample in samples:
+            for shown, member in stack.enter_context(_expanded(sample)):
+                files.append(member)
+                request.names[member] = shown.name
+        request.samples = files
         intel = _open_intel(path)
         try:
             return attribute(store, request, intel)

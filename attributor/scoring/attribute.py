@@ -61,6 +61,7 @@ class CaseRequest:
     options: EvidenceOptions | None = DEFAULT_OPTIONS
     weights: FusionWeights = DEFAULT_WEIGHTS
     listings: bool = True  # disassemble matched pairs and build YARA signatures
+    names: dict[Path, str] = field(default_factory=dict)  # how to show a sample (default: its file name)
     notes: list[str] = field(default_factory=list)
 
 
@@ -212,8 +213,8 @@ def build_document(
     pairs, signatures, used, notes = attach_pairs(store, request, results, fam_p, corpus)
     inputs = tuple(
         InputSample(
-            sha256=r.sample.sha256, name=p.name, size=r.sample.size, format=r.sample.format,
-            arch=r.sample.arch,
+            sha256=r.sample.sha256, name=request.names.get(p, p.name), size=r.sample.size,
+            format=r.sample.format, arch=r.sample.arch,
             function_count=r.sample.n_functions, coverage=r.sample.coverage, status=r.sample.status,
             notes=tuple(r.sample.notes),
         )
