@@ -9,9 +9,11 @@ rest of the evidence).
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from attributor.disasm.recover import Program
 from attributor.evidence.crypto import CryptoHit, HitKind, KeyMaterial, detect_crypto, extract_key_material
@@ -19,6 +21,7 @@ from attributor.evidence.record import Evidence, EvidenceKind, normalise
 from attributor.loading.binary import Binary
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Bumped whenever an extractor changes what it reports; stored with corpus evidence so that a
 # comparison between a query and an older corpus can say so.
@@ -70,10 +73,18 @@ def key_evidence(keys: list[KeyMaterial], hits: list[CryptoHit]) -> list[Evidenc
     ]
 
 
-def _capabilities(binary: Binary, program: Program, rules_dir: str) -> list[Evidence]:
-    from attributor.evidence.capabilities import detect_capabilities, load_rules
+@functools.lru_cache(maxsize=4)
+def _rules(rules_dir: str) -> Any:
+    """The compiled rule set, once per process: a worker analyses many samples with the same rules."""
+    from attributor.evidence.capabilities import load_rules
 
-    return detect_capabilities(binary, program, load_rules(rules_dir))
+    return load_rules(rules_dir)
+
+
+def _capabilities(binary: Binary, program: Program, rules_dir: str) -> list[Evidence]:
+    from attributor.evidence.capabilities import detect_capabilities
+
+    return detect_capabilities(binary, program, _rules(rules_dir))
 
 
 def _indicators(binary: Binary, program: Program) -> list[Evidence]:
@@ -86,7 +97,7 @@ def _keys(binary: Binary, hits: list[CryptoHit], program: Program) -> list[Evide
     return key_evidence(extract_key_material(binary, hits, program), hits)
 
 
-def _guarded(name: str, notes: list[str], fn: Any, *args: Any) -> list[Evidence]:
+def _guarded(name: str, notes: list[str], fn: Callable[..., Iterable[T]], *args: Any) -> list[T]:
     from attributor.errors import AttributorError, LimitExceeded
 
     try:
@@ -112,23 +123,12 @@ def collect_evidence(
     notes: list[str] = []
     found: list[Evidence] = []
     if options.crypto:
-        hits = _guarded_hits(binary, program, notes)
+        hits = _guarded("crypto", notes, detect_crypto, binary, program)
         found += crypto_evidence(hits)
-        keys = _guarded("key material", notes, _keys, binary, hits, program)
-        found += keys
+        found += _guarded("key material", notes, _keys, binary, hits, program)
     if options.indicators:
         found += _guarded("indicators", notes, _indicators, binary, program)
     if options.capa_rules:
         found += _guarded("capabilities", notes, _capabilities, binary, program, options.capa_rules)
     return normalise(found), notes
 
-
-def _guarded_hits(binary: Binary, program: Program, notes: list[str]) -> list[CryptoHit]:
-    hits: list[CryptoHit] = []
-
-    def run() -> list[Evidence]:
-        hits.extend(detect_crypto(binary, program))
-        return []
-
-    _guarded("crypto", notes, run)
-    return hits

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from attributor.report.attribution import CodeSignature, Dependency, MatchedPair
 from attributor.report.document import hex_address
+from attributor.signature.yara_build import candidates_from_result
 from attributor.store.base import SampleRecord, Store
 
 if TYPE_CHECKING:
@@ -107,10 +108,8 @@ def attach_pairs(
             ranked = sorted(fam.pairs, key=lambda p: (-p.weight * p.similarity, p.query_address))
             chosen += [(fam.family, p) for p in ranked[:PAIRS_PER_FAMILY]]
         q_asm: dict[int, tuple[str, ...]] = {}
-        if request.listings and (chosen or res.families):
-            from attributor.signature.yara_build import candidates_from_result
-
-            cands = tuple(candidates_from_result(res))
+        cands = tuple(candidates_from_result(res)) if request.listings else ()
+        if request.listings and (chosen or cands):  # a worker only when there is something to show
             files = {r.sha256: r.source for r in corpus if r.source}
             fams = {r.sha256: r.family for r in corpus}
             out = _run(path, addresses=tuple(sorted({p.query_address for _f, p in chosen})),
